@@ -1,0 +1,442 @@
+"""The `hearth` command line: everything the engine does, driven from a terminal.
+
+It calls the same facade as the desktop app. Long operations show a progress bar on a
+terminal; Ctrl-C cancels cleanly (a second Ctrl-C stops at once — the collection stays
+consistent either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.errors import HearthError
+from engine.events import (
+    AnswerFinished,
+    CancelToken,
+    DocumentRemoved,
+    FileFailed,
+    IngestFinished,
+    IngestProgress,
+    IngestStarted,
+    Retrieved,
+    Status,
+    Token,
+)
+from engine.facade import Hearth
+
+
+def _human_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _place(file: Path, page: int | None) -> str:
+    return f"{file.name}, p. {page}" if page else file.name
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C asks the running operation to stop; a second one stops at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\nStopping… (press Ctrl-C again to stop at once)", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
+    if not args.paths and not args.sync:
+        print("Name files or folders to ingest, or use --sync to re-check the collection.")
+        return 2
+    from tqdm import tqdm
+
+    token = CancelToken()
+    bar: Any = None
+    summary = None
+    with _cancel_on_interrupt(token):
+        for event in h.ingest(args.paths, collection=args.collection, sync=args.sync, cancel=token):
+            if isinstance(event, IngestStarted):
+                bar = tqdm(
+                    total=event.files_total,
+                    unit="file",
+                    desc=f"Indexing into '{event.collection}'",
+                    disable=args.quiet or not sys.stderr.isatty(),
+                    dynamic_ncols=True,
+                )
+            elif isinstance(event, IngestProgress) and bar is not None:
+                bar.n = event.files_done
+                bar.set_postfix_str(
+                    f"{event.chunks_done} chunks, {event.chunks_per_s:.1f}/s, "
+                    f"ETA {_human_time(event.eta_s)}",
+                    refresh=False,
+                )
+                bar.refresh()
+            elif isinstance(event, FileFailed):
+                msg = f"failed: {event.path}: {event.reason}"
+                (bar.write if bar is not None else print)(msg)
+            elif isinstance(event, DocumentRemoved):
+                msg = f"removed (file is gone): {event.path}"
+                (bar.write if bar is not None else print)(msg)
+            elif isinstance(event, IngestFinished):
+                summary = event.summary
+    if bar is not None:
+        bar.close()
+    if summary is None:
+        return 1
+    s = summary
+    parts = [f"{s.indexed} indexed", f"{s.skipped} unchanged", f"{s.failed} failed"]
+    if s.removed:
+        parts.append(f"{s.removed} removed")
+    rate = f", {s.chunks / s.seconds:.1f} chunks/s" if s.seconds and s.chunks else ""
+    state = "Cancelled" if s.cancelled else "Done"
+    print(f"{state}: {', '.join(parts)} — {s.chunks} chunks in {s.seconds:.1f}s{rate}.")
+    if s.cancelled:
+        print("What was finished is kept; run the same command again to continue.")
+    if s.failed:
+        print("`hearth status` lists the files that failed and why.")
+    return 130 if s.cancelled else 0
+
+
+def cmd_search(h: Hearth, args: argparse.Namespace) -> int:
+    hits = h.search(args.query, collection=args.collection, k=args.k)
+    if args.json:
+        print(json.dumps([hit.to_json() for hit in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("Nothing found.")
+        return 0
+    for n, hit in enumerate(hits, 1):
+        where = _place(hit.file, hit.page)
+        heading = f" — {hit.heading}" if hit.heading else ""
+        print(f"[{n}] {where}{heading}  (score {hit.score:.4f})")
+        text = " ".join(hit.text.split())
+        print(f"    {text[:300]}{'…' if len(text) > 300 else ''}\n")
+    return 0
+
+
+def _stream_answer(h: Hearth, question: str, args: argparse.Namespace, history: list[Any]) -> Any:
+    """Run one question; stream to the terminal unless --json. Returns the Answer."""
+    token = CancelToken()
+    answer = None
+    show = not getattr(args, "json", False)
+    status_shown = False
+    with _cancel_on_interrupt(token):
+        for event in h.ask(
+            question, collection=args.collection, model=args.model, history=history, cancel=token
+        ):
+            if isinstance(event, Status) and show and sys.stderr.isatty():
+                print(f"\r\033[K{event.text}", end="", file=sys.stderr, flush=True)
+                status_shown = True
+            elif isinstance(event, Token) and show:
+                if status_shown:
+                    print("\r\033[K", end="", file=sys.stderr, flush=True)
+                    status_shown = False
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Retrieved):
+                pass
+            elif isinstance(event, AnswerFinished):
+                answer = event.answer
+    if status_shown:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if answer is not None and show:
+        print()
+        if answer.cancelled:
+            print("(stopped)")
+        cited = answer.cited or tuple(range(1, len(answer.sources) + 1))
+        if answer.sources and answer.grounded:
+            print("\nSources:")
+            for n in cited:
+                hit = answer.sources[n - 1]
+                print(f"  [{n}] {hit.file} (page {hit.page})" if hit.page else f"  [{n}] {hit.file}")
+    return answer
+
+
+def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
+    answer = _stream_answer(h, args.question, args, [])
+    if answer is None:
+        return 1
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+    return 130 if answer.cancelled else 0
+
+
+def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
+    from engine.chat.answer import Turn
+
+    coll = h.collection_info(args.collection)
+    conversation = h.conversations.create(title="Terminal chat", collection=coll.name)
+    history: list[Turn] = []
+    print(f"Chatting with '{coll.name}' ({coll.documents} documents). Ctrl-C stops an answer; "
+          "Ctrl-D or /quit leaves.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if question in {"/quit", "/exit"}:
+            return 0
+        if not question:
+            continue
+        if len(history) == 0:
+            h.conversations.rename(conversation.id, question[:60])
+        print("hearth> ", end="", flush=True)
+        answer = _stream_answer(h, question, args, history)
+        if answer is None:
+            continue
+        sources = [dict(s.to_json(), n=i + 1) for i, s in enumerate(answer.sources)]
+        h.conversations.append(conversation.id, role="user", text=question)
+        h.conversations.append(conversation.id, role="assistant", text=answer.text, sources=sources)
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+
+
+def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
+    collections = h.list_collections()
+    if args.json:
+        out = []
+        for c in collections:
+            if args.collection and c.name != args.collection:
+                continue
+            docs = h.documents(c.name)
+            out.append(
+                {
+                    "name": c.name,
+                    "documents": c.documents,
+                    "failed": c.failed,
+                    "chunks": c.chunks,
+                    "embedding_model": c.embedding_model,
+                    "failures": [
+                        {"file": str(d.path), "reason": d.error} for d in docs if d.status == "failed"
+                    ],
+                }
+            )
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Hearth home: {h.paths.home}")
+    if not collections:
+        print("No collections yet. Start with: hearth ingest PATH [--collection NAME]")
+        return 0
+    for c in collections:
+        if args.collection and c.name != args.collection:
+            continue
+        print(f"\n{c.name}: {c.documents} documents, {c.chunks} chunks, {c.failed} failed "
+              f"(embedding model {c.embedding_model})")
+        for d in h.documents(c.name):
+            if d.status == "failed":
+                print(f"  failed: {d.path}\n          {d.error}")
+    return 0
+
+
+def cmd_remove(h: Hearth, args: argparse.Namespace) -> int:
+    code = 0
+    for path in args.paths:
+        if h.remove_document(path, collection=args.collection):
+            print(f"removed: {path}")
+        else:
+            print(f"not in the collection: {path}")
+            code = 1
+    return code
+
+
+def cmd_collections(h: Hearth, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        h.create_collection(args.name, embedding_model=args.embedding_model)
+        print(f"created: {args.name}")
+    elif args.action == "rename":
+        h.rename_collection(args.name, args.new_name)
+        print(f"renamed: {args.name} → {args.new_name}")
+    elif args.action == "delete":
+        h.delete_collection(args.name)
+        print(f"deleted: {args.name} (your files were not touched)")
+    elif args.action == "embedding-model":
+        for event in h.set_embedding_model(args.name, args.model):
+            if isinstance(event, IngestFinished):
+                print(f"re-embedded {event.summary.chunks} chunks with {args.model}")
+    else:
+        for c in h.list_collections():
+            print(f"{c.name}\t{c.documents} documents\t{c.chunks} chunks\t{c.failed} failed")
+    return 0
+
+
+def _model_json(m: Any) -> dict[str, Any]:
+    return dict(m.to_json())
+
+
+def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        m = h.add_model(args.file, name=args.name)
+        print(f"added: {m.name} ({m.architecture}, {m.quantization}, context {m.context_length})")
+    elif args.action == "remove":
+        h.remove_model(args.name)
+        print(f"removed: {args.name} (the file was not touched)")
+    elif args.action == "info":
+        m = h.model_info(args.name)
+        info = _model_json(m)
+        if args.json:
+            print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        else:
+            for key, value in info.items():
+                if key != "chat_template" and value not in (None, "", {}):
+                    print(f"{key:>16}: {value}")
+            print(f"{'chat template':>16}: {'from the GGUF' if m.chat_template else 'none (generic)'}")
+            print(f"{'GPU offload':>16}: {'available' if h.gpu_offload_available() else 'not in this build'}")
+    else:
+        models = h.list_models()
+        if args.json:
+            print(json.dumps([_model_json(m) for m in models], indent=2, default=str))
+        elif not models:
+            print("No models yet. Add a GGUF chat model with: hearth models add FILE.gguf")
+        for m in models:
+            size = f"{m.size_bytes / 2**30:.2f} GiB"
+            label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
+            print(f"{label}\t{m.architecture}\t{m.quantization}\t{size}\tcontext {m.context_length}")
+    return 0
+
+
+def cmd_train(argv: list[str], home: str | None) -> int:
+    """Fine-tuning runs as its own process (python -m trainer), never inside the engine."""
+    cmd = [sys.executable, "-m", "trainer", "train", *argv]
+    if home:
+        cmd += ["--home", home]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hearth",
+        description="Hearth: private, offline chat with your documents.",
+    )
+    p.add_argument("--home", help="data folder (default: HEARTH_HOME or the user data folder)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_collection(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--collection", "-c", help="collection name (default: 'default')")
+        return sp
+
+    sp = with_collection(sub.add_parser("ingest", help="index files and folders"))
+    sp.add_argument("paths", nargs="*", type=Path)
+    sp.add_argument("--sync", action="store_true", help="re-check known files, drop gone ones")
+    sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    sp = with_collection(sub.add_parser("search", help="find passages"))
+    sp.add_argument("query")
+    sp.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = with_collection(sub.add_parser("ask", help="answer a question from your documents"))
+    sp.add_argument("question")
+    sp.add_argument("--model", "-m", help="chat model name (see `hearth models list`)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = with_collection(sub.add_parser("chat", help="an interactive conversation"))
+    sp.add_argument("--model", "-m")
+
+    sp = with_collection(sub.add_parser("status", help="collections, documents and failures"))
+    sp.add_argument("--json", action="store_true")
+
+    sp = with_collection(sub.add_parser("remove", help="remove documents from a collection"))
+    sp.add_argument("paths", nargs="+", type=Path)
+
+    sp = sub.add_parser("collections", help="list, create, rename, delete collections")
+    csub = sp.add_subparsers(dest="action")
+    csub.add_parser("list")
+    c = csub.add_parser("create")
+    c.add_argument("name")
+    c.add_argument("--embedding-model", help="sentence-transformers folder (default MiniLM)")
+    c = csub.add_parser("rename")
+    c.add_argument("name")
+    c.add_argument("new_name")
+    c = csub.add_parser("delete")
+    c.add_argument("name")
+    c = csub.add_parser("embedding-model", help="re-embed a collection with another model")
+    c.add_argument("name")
+    c.add_argument("model")
+
+    sp = sub.add_parser("models", help="chat models (GGUF)")
+    msub = sp.add_subparsers(dest="action")
+    m = msub.add_parser("list")
+    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("add")
+    m.add_argument("file", type=Path)
+    m.add_argument("--name")
+    m = msub.add_parser("info")
+    m.add_argument("name")
+    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("remove")
+    m.add_argument("name")
+
+    sub.add_parser(
+        "train",
+        help="fine-tune a model on your data (see `hearth train --help`)",
+        add_help=False,
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `train` takes the trainer's own arguments, passed through untouched.
+    if "train" in argv:
+        i = argv.index("train")
+        pre, rest = argv[:i], argv[i + 1 :]
+        ns, _ = parser.parse_known_args([*pre, "collections"])
+        return cmd_train(rest, ns.home)
+    args = parser.parse_args(argv)
+    handlers = {
+        "ingest": cmd_ingest,
+        "search": cmd_search,
+        "ask": cmd_ask,
+        "chat": cmd_chat,
+        "status": cmd_status,
+        "remove": cmd_remove,
+        "collections": cmd_collections,
+        "models": cmd_models,
+    }
+    try:
+        with Hearth(args.home) as h:
+            return handlers[args.command](h, args)
+    except HearthError as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The engine's one facade: what the desktop app, the command line and the tests call.
+
+`Hearth(home)` opens (or creates) a Hearth home and offers collections, ingest, search, ask,
+models and conversations. Long operations are generators of typed events (engine/events.py)
+that take a `CancelToken`; everything else returns plain dataclasses. Nothing here knows about
+threads or Qt: the caller decides where a generator runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.config import Paths, Settings, default_home
+from engine.errors import HearthError
+from engine.events import (
+    CancelToken,
+    ChatEvent,
+    Hit,
+    IngestEvent,
+    Status,
+)
+from engine.index.catalog import ChunkRecord, DocumentRecord
+from engine.index.collection import Collection, CollectionInfo, CollectionStore
+from engine.offline import go_offline
+from engine.resources import samples_dir
+
+if TYPE_CHECKING:
+    from engine.chat.answer import Turn
+    from engine.chat.conversations import ConversationStore
+    from engine.llm.registry import ModelInfo, ModelRegistry
+    from engine.llm.runtime import ChatModel, ModelRuntime
+
+__all__ = ["SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
+
+SAMPLE_COLLECTION = "Sample documents"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document of a collection as a user sees it."""
+
+    id: int
+    path: Path
+    name: str
+    title: str
+    kind: str
+    pages: int | None
+    chunks: int
+    status: str
+    """'indexed' or 'failed'."""
+    error: str | None
+    size: int
+    updated_at: float
+
+    @classmethod
+    def from_record(cls, r: DocumentRecord) -> DocumentInfo:
+        return cls(
+            id=r.id,
+            path=r.path,
+            name=r.path.name,
+            title=r.title,
+            kind=r.kind,
+            pages=r.pages,
+            chunks=r.chunks,
+            status=r.status,
+            error=r.error,
+            size=r.size,
+            updated_at=r.updated_at,
+        )
+
+
+class Hearth:
+    """A Hearth home: collections, models, conversations and settings under one folder."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        go_offline()
+        self.paths = Paths(Path(home).expanduser().resolve() if home else default_home()).ensure()
+        self.settings = Settings.load(self.paths.settings_file)
+        self._collections = CollectionStore(self.paths.collections)
+        self._lock = threading.RLock()
+        self._models: ModelRegistry | None = None
+        self._runtime: ModelRuntime | None = None
+        self._conversations: ConversationStore | None = None
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def save_settings(self, settings: Settings | None = None) -> None:
+        """Store settings (validated by `Settings` itself) in the home directory."""
+        if settings is not None:
+            self.settings = settings
+        self.settings.save(self.paths.settings_file)
+
+    # --- collections ------------------------------------------------------------------------
+
+    def list_collections(self) -> list[CollectionInfo]:
+        return [c.info() for c in self._collections.all()]
+
+    def create_collection(self, name: str, *, embedding_model: str | None = None) -> CollectionInfo:
+        return self._collections.create(name, embedding_model=embedding_model).info()
+
+    def rename_collection(self, old: str, new: str) -> CollectionInfo:
+        info = self._collections.rename(old, new).info()
+        if self.settings.default_collection == old:
+            self.settings.default_collection = info.name
+            self.save_settings()
+        return info
+
+    def delete_collection(self, name: str) -> None:
+        self._collections.delete(name)
+
+    def collection_info(self, name: str | None = None) -> CollectionInfo:
+        return self._collection(name).info()
+
+    def _collection(self, name: str | None, *, create: bool = False) -> Collection:
+        name = name or self.settings.default_collection
+        if create:
+            return self._collections.get_or_create(name)
+        return self._collections.get(name)
+
+    def set_embedding_model(
+        self, collection: str, model: str, *, cancel: CancelToken | None = None
+    ) -> Iterator[IngestEvent]:
+        """Choose another embedding model for a collection and re-embed its chunks."""
+        from engine.index.embed import get_embedder
+        from engine.index.reembed import reembed
+
+        coll = self._collection(collection)
+        yield from reembed(coll, get_embedder(model), cancel=cancel)
+
+    # --- documents --------------------------------------------------------------------------
+
+    def documents(self, collection: str | None = None) -> list[DocumentInfo]:
+        return [DocumentInfo.from_record(r) for r in self._collection(collection).catalog.documents()]
+
+    def document_text(self, collection: str | None, document_id: int) -> str:
+        """The extracted text of a document, as its spans (Hit.start/end) refer to it."""
+        return self._collection(collection).catalog.document_text(document_id)
+
+    def ingest(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        collection: str | None = None,
+        sync: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[IngestEvent]:
+        """Index files and folders into a collection (created if needed).
+
+        With `sync`, documents whose files are gone are dropped; with `sync` and no paths,
+        every known document is re-checked and changed ones are re-indexed.
+        """
+        from engine.ingest.pipeline import ingest_paths
+
+        coll = self._collection(collection, create=True)
+        targets = [Path(p) for p in paths]
+        if sync and not targets:
+            targets = [d.path for d in coll.catalog.documents() if d.path.exists()]
+        yield from ingest_paths(coll, targets, sync=sync, cancel=cancel)
+
+    def remove_document(self, path: Path | str, *, collection: str | None = None) -> bool:
+        """Remove a document from a collection (the file itself is left alone)."""
+        coll = self._collection(collection)
+        target = Path(path).expanduser().absolute()
+        with coll.write_lock:
+            if coll.catalog.document(target) is None:
+                return False
+            coll.vectors().update(coll.catalog.remove_documents([target]), ())
+            coll.save_vectors()
+        return True
+
+    def iter_chunks(self, collection: str | None = None) -> Iterator[ChunkRecord]:
+        """Every chunk of a collection with its file, page and heading (for datasets)."""
+        yield from self._collection(collection).catalog.iter_chunks()
+
+    def open_sample_collection(
+        self, *, cancel: CancelToken | None = None
+    ) -> Iterator[IngestEvent]:
+        """Build (or refresh) the sample collection from the documents Hearth ships with."""
+        yield from self.ingest([samples_dir()], collection=SAMPLE_COLLECTION, cancel=cancel)
+
+    # --- retrieval --------------------------------------------------------------------------
+
+    def search(self, query: str, *, collection: str | None = None, k: int = 10) -> list[Hit]:
+        """The k passages of a collection that best answer `query`, best first."""
+        from engine.retrieval.search import search
+
+        return search(self._collection(collection), query, k=k)
+
+    # --- chat -------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        model: str | None = None,
+        history: Sequence[Turn] = (),
+        cancel: CancelToken | None = None,
+    ) -> Iterator[ChatEvent]:
+        """Answer a question from a collection's documents, streaming tokens, with citations.
+
+        Without an installed chat model the answer is made of the best passages, cited.
+        """
+        from engine.chat.answer import answer_question
+
+        question = question.strip()
+        if not question:
+            raise HearthError("Type a question first.")
+        yield Status("Searching your documents…")
+        hits = self.search(
+            _retrieval_query(question, history), collection=collection, k=self.settings.passages
+        )
+        chat_model = None
+        info = self.models.default(model or self.settings.chat_model)
+        if model and info is None:
+            self.models.get(model)  # raises ModelNotFound with its message
+        if info is not None:
+            yield Status(f"Loading {info.name}…")
+            chat_model = self.load_model(info.name)
+        yield from answer_question(
+            question,
+            hits=hits,
+            model=chat_model,
+            history=history,
+            settings=self.settings,
+            cancel=cancel,
+        )
+
+    # --- models -----------------------------------------------------------------------------
+
+    @property
+    def models(self) -> ModelRegistry:
+        with self._lock:
+            if self._models is None:
+                from engine.llm.registry import ModelRegistry
+
+                self._models = ModelRegistry(self.paths)
+            return self._models
+
+    def list_models(self) -> list[ModelInfo]:
+        return self.models.list()
+
+    def add_model(self, path: Path | str, *, name: str | None = None) -> ModelInfo:
+        return self.models.add(Path(path).expanduser(), name=name)
+
+    def model_info(self, name: str) -> ModelInfo:
+        return self.models.get(name)
+
+    def remove_model(self, name: str) -> None:
+        if self._runtime is not None:
+            self._runtime.unload()
+        self.models.remove(name)
+
+    def load_model(self, name: str) -> ChatModel:
+        """Load a chat model (or switch the adapter of the loaded one) with current settings."""
+        with self._lock:
+            if self._runtime is None:
+                from engine.llm.runtime import ModelRuntime
+
+                self._runtime = ModelRuntime()
+            runtime = self._runtime
+        info = self.models.get(name)
+        base = self.models.get(info.base) if info.base else None
+        return runtime.get(
+            info,
+            base=base,
+            context_length=self.settings.context_length,
+            gpu_layers=self.settings.gpu_layers,
+        )
+
+    @staticmethod
+    def gpu_offload_available() -> bool:
+        from engine.llm.runtime import gpu_offload_available
+
+        return gpu_offload_available()
+
+    # --- conversations ----------------------------------------------------------------------
+
+    @property
+    def conversations(self) -> ConversationStore:
+        with self._lock:
+            if self._conversations is None:
+                from engine.chat.conversations import ConversationStore
+
+                self._conversations = ConversationStore(self.paths.conversations_db)
+            return self._conversations
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write what is pending and release files and the model."""
+        self._collections.close()
+        if self._runtime is not None:
+            self._runtime.unload()
+        if self._conversations is not None:
+            self._conversations.close()
+
+    def __enter__(self) -> Hearth:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """A follow-up such as "and on Windows?" is searched together with the previous question."""
+    earlier = [t.text for t in history if t.role == "user"]
+    if earlier and len(question.split()) < 8:
+        return f"{earlier[-1]}\n{question}"
+    return question

@@ -1,0 +1,1 @@
+"""Storage of a collection: the SQLite catalogue, the FAISS vector index, the embedder."""
