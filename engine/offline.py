@@ -6,6 +6,7 @@ telemetry is switched off. Values are forced, not defaulted: privacy is not a pr
 
 from __future__ import annotations
 
+import logging
 import os
 
 OFFLINE_ENV = {
@@ -19,11 +20,19 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "true",
     "SCARF_NO_ANALYTICS": "true",
     "ANONYMIZED_TELEMETRY": "False",
-    # no tokenizer fork warnings from worker threads
+    # no tokenizer fork warnings from worker threads, no library progress bars on stderr
     "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
 }
+
+# Loggers whose warnings are about optional downloads Hearth never makes (bitsandbytes offers
+# to fetch CPU kernels from a hub; the `kernels` package is deliberately not installed).
+QUIET_LOGGERS = ("bitsandbytes",)
 
 
 def go_offline() -> None:
     """Set the environment that keeps hub clients offline and telemetry off."""
     os.environ.update(OFFLINE_ENV)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -35,7 +35,7 @@ from engine.events import (
 from engine.index.catalog import NewChunk
 from engine.index.collection import Collection
 from engine.ingest.chunk import Chunk, chunk_document
-from engine.ingest.parse import ParsedDocument, is_supported, parse_file
+from engine.ingest.parse import ParsedDocument, is_supported, parse_file, supported_suffixes
 
 CHUNK_TOKENS = 200
 """Text tokens per chunk. Small chunks retrieve markedly better than page-sized ones, and the
@@ -51,6 +51,8 @@ that a cancel or crash loses little."""
 
 ENCODE_CHUNKS = 64
 """Chunks per call into the embedder; cancellation is checked between calls."""
+
+_DANGLING = "This is a link to a file that does not exist (moved or deleted?)."
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".tox", ".cache"}
 
@@ -99,12 +101,17 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
                 for name in sorted(names):
                     p = Path(root) / name
-                    if not name.startswith(".") and p.is_file() and is_supported(p):
-                        add(p)
+                    if name.startswith("."):
+                        continue
+                    if p.is_file():
+                        if is_supported(p):
+                            add(p)
+                    elif p.is_symlink() and p.suffix.lower() in supported_suffixes():
+                        problems.append((p.absolute(), _DANGLING))
         elif path.is_file():
             add(path)
         elif path.is_symlink():
-            problems.append((path.absolute(), "This link points to a file that does not exist."))
+            problems.append((path.absolute(), _DANGLING))
         else:
             problems.append((path.absolute(), "There is no file or folder at this path."))
     return files, problems
@@ -144,17 +151,17 @@ def ingest_paths(
     yield IngestStarted(collection.name, total)
     catalog = collection.catalog
 
+    failed_meta: list[dict[str, object]] = []
+
     def fail(path: Path, reason: str, meta: dict[str, object] | None = None) -> FileFailed:
+        """Count a failure and queue it for the catalogue, where `hearth status` finds it."""
         stats.failed += 1
         stats.failures.append((path, reason))
         failed_meta.append({**(meta or {"path": str(path)}), "error": reason})
         return FileFailed(path, reason)
 
-    failed_meta: list[dict[str, object]] = []
     for path, reason in problems:
-        stats.failed += 1
-        stats.failures.append((path, reason))
-        yield FileFailed(path, reason)
+        yield fail(path, reason)
 
     sizes = {}
     for p in files:
