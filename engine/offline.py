@@ -20,6 +20,7 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "true",
     "SCARF_NO_ANALYTICS": "true",
     "ANONYMIZED_TELEMETRY": "False",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
     # no tokenizer fork warnings from worker threads, no library progress bars on stderr
     "TOKENIZERS_PARALLELISM": "false",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
