@@ -34,11 +34,16 @@ _STOPWORDS = frozenset(
 
 
 MAX_TERMS = 6
-"""Keyword terms kept per query, the rarest first."""
+"""Keyword terms kept per query in a large collection, the rarest first."""
 
 COMMON_SHARE = 0.1
-"""A word found in more than this share of chunks says little about relevance (its bm25
-weight is near zero) yet costs the most to score: it is left to dense retrieval."""
+"""In a large collection, a word found in more than this share of chunks says little about
+relevance (its bm25 weight is near zero) yet costs the most to score: it is left to dense
+retrieval."""
+
+LARGE_COLLECTION = 5_000
+"""Below this many chunks every word of the question is searched: it is cheap there, and in a
+handful of passages a word can be in many of them and still matter."""
 
 
 def query_words(text: str, *, max_words: int = 32) -> list[str]:
@@ -62,6 +67,8 @@ def select_terms(collection: Collection, words: list[str], total_chunks: int) ->
     """The rarest words of the question, without those too common to discriminate."""
     if not words or total_chunks == 0:
         return []
+    if total_chunks < LARGE_COLLECTION:
+        return words
     counts = collection.catalog.term_document_counts(words)
     present = sorted((c, w) for w, c in counts.items() if c > 0)
     rare = [w for c, w in present if c <= COMMON_SHARE * total_chunks]
