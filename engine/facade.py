@@ -25,6 +25,7 @@ from engine.events import (
 )
 from engine.index.catalog import ChunkRecord, DocumentRecord
 from engine.index.collection import Collection, CollectionInfo, CollectionStore
+from engine.index.embed import DEFAULT_EMBEDDING_MODEL
 from engine.offline import go_offline
 from engine.resources import samples_dir
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from engine.llm.registry import ModelInfo, ModelRegistry
     from engine.llm.runtime import ChatModel, ModelRuntime
 
-__all__ = ["SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
 
 SAMPLE_COLLECTION = "Sample documents"
 

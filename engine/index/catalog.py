@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,20 +112,20 @@ _DOC_COLUMNS = (
 )
 
 
-def _doc(row: Sequence[object]) -> DocumentRecord:
+def _doc(row: Sequence[Any]) -> DocumentRecord:
     return DocumentRecord(
-        id=int(row[0]),  # type: ignore[arg-type]
+        id=int(row[0]),
         path=Path(str(row[1])),
         title=str(row[2]),
         kind=str(row[3]),
-        size=int(row[4]),  # type: ignore[arg-type]
-        mtime=float(row[5]),  # type: ignore[arg-type]
+        size=int(row[4]),
+        mtime=float(row[5]),
         content_hash=str(row[6]),
-        pages=None if row[7] is None else int(row[7]),  # type: ignore[arg-type]
-        chunks=int(row[8]),  # type: ignore[arg-type]
+        pages=None if row[7] is None else int(row[7]),
+        chunks=int(row[8]),
         status=str(row[9]),
         error=None if row[10] is None else str(row[10]),
-        updated_at=float(row[11]),  # type: ignore[arg-type]
+        updated_at=float(row[11]),
     )
 
 

@@ -52,9 +52,10 @@ class Embedder:
         self.name = name
         self.path = resolve_model_path(name)
         self._lock = threading.Lock()
-        self.model: Any = SentenceTransformer(str(self.path), device=_device(), local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        model: Any = SentenceTransformer(str(self.path), device=_device(), local_files_only=True)
+        self.model = model
+        self.dim = int(model.get_embedding_dimension())
+        self.max_tokens = int(model.max_seq_length)
 
     @property
     def tokenizer(self) -> Any:
