@@ -31,6 +31,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.generate
+	$(BIN)/python -m bench.train
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
