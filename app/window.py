@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
 
         tools = bar.addMenu("&Tools")
         tools.addAction(icons.icon("chip"), "Models…", self.open_models)
+        tools.addAction(icons.icon("chip"), "Fine-tune a model…", self.open_fine_tune)
         settings = tools.addAction(icons.icon("gear"), "Settings…", self.open_settings)
         settings.setShortcut(QKeySequence.StandardKey.Preferences)
 
@@ -567,6 +568,12 @@ class MainWindow(QMainWindow):
         path = pick_gguf(self)
         if path is not None:
             self.models.add(path)
+
+    def open_fine_tune(self) -> None:
+        """The fine-tuning wizard; imported on demand so the window opens without pyqtgraph."""
+        from app.wizard import open_wizard
+
+        open_wizard(self, self.hearth, self.runner, self.models)
 
     def open_models(self) -> None:
         ModelsDialog(self.models, self).exec()

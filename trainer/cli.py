@@ -123,15 +123,23 @@ class _Printer:
         self.out, self.as_json = out, as_json
 
     def __call__(self, event: TrainerEvent) -> None:
-        if self.as_json:
-            self.out.write(event.to_line() + "\n")
-        elif isinstance(event, Error):
-            print(f"error: {event.message}", file=sys.stderr)
-        else:
-            line = _human(event)
-            if line:
-                self.out.write(line + "\n")
-        self.out.flush()
+        try:
+            if self.as_json:
+                self.out.write(event.to_line() + "\n")
+            elif isinstance(event, Error):
+                print(f"error: {event.message}", file=sys.stderr)
+            else:
+                line = _human(event)
+                if line:
+                    self.out.write(line + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            # The reader (the app) is gone. The run still records its end in events.jsonl, so
+            # output goes nowhere from now on instead of failing the clean-up that follows.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
 
 
 # --- running --------------------------------------------------------------------------------
