@@ -1,0 +1,1 @@
+"""Answers grounded in retrieved passages, their citations, and saved conversations."""

@@ -1,0 +1,293 @@
+"""The list of installed chat models, kept as JSON in the Hearth home.
+
+A model is a GGUF file the user already has: Hearth references it where it lies and never copies
+or deletes it. A "base + adapter" entry pairs an installed model with a GGUF LoRA adapter (for
+example one Hearth fine-tuned); chat loads the base once and switches the adapter on and off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from engine.config import Paths
+from engine.errors import ModelError, ModelNotFound
+from engine.llm.gguf_info import check_adapter_fits, read_gguf_info
+
+REGISTRY_FILE = "models.json"
+_NAME_OK = re.compile(r"^[^\x00-\x1f/\\]{1,120}$")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One installed model, or one "base + adapter" pairing."""
+
+    name: str
+    path: Path
+    """The GGUF model file (for an adapter entry: its base model's file)."""
+    size_bytes: int
+    """Bytes on disk needed to run it (base and adapter together for an adapter entry)."""
+    architecture: str
+    parameters: int | None
+    quantization: str
+    context_length: int
+    chat_template: str | None
+    adapter: Path | None = None
+    """GGUF LoRA applied on top of `path`; None for a plain model."""
+    base: str | None = None
+    """Name of the base model entry, for adapter entries."""
+    added_at: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Free-form facts, such as the training run that made an adapter."""
+    n_layer: int = 0
+    n_embd: int = 0
+    n_head: int = 0
+    n_head_kv: int = 0
+    vocab_size: int = 0
+    """Shape of the model, kept to plan memory without reading the file again (0: unknown)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "architecture": self.architecture,
+            "parameters": self.parameters,
+            "quantization": self.quantization,
+            "context_length": self.context_length,
+            "chat_template": self.chat_template,
+            "adapter": str(self.adapter) if self.adapter else None,
+            "base": self.base,
+            "added_at": self.added_at,
+            "details": dict(self.details),
+            "n_layer": self.n_layer,
+            "n_embd": self.n_embd,
+            "n_head": self.n_head,
+            "n_head_kv": self.n_head_kv,
+            "vocab_size": self.vocab_size,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ModelInfo:
+        return cls(
+            name=str(raw["name"]),
+            path=Path(raw["path"]),
+            size_bytes=int(raw.get("size_bytes") or 0),
+            architecture=str(raw.get("architecture") or ""),
+            parameters=raw.get("parameters"),
+            quantization=str(raw.get("quantization") or ""),
+            context_length=int(raw.get("context_length") or 0),
+            chat_template=raw.get("chat_template"),
+            adapter=Path(raw["adapter"]) if raw.get("adapter") else None,
+            base=raw.get("base"),
+            added_at=str(raw.get("added_at") or ""),
+            details=dict(raw.get("details") or {}),
+            n_layer=int(raw.get("n_layer") or 0),
+            n_embd=int(raw.get("n_embd") or 0),
+            n_head=int(raw.get("n_head") or 0),
+            n_head_kv=int(raw.get("n_head_kv") or 0),
+            vocab_size=int(raw.get("vocab_size") or 0),
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ModelRegistry:
+    """Installed models, stored in `<home>/models/models.json`; safe to share between threads."""
+
+    def __init__(self, paths: Paths) -> None:
+        self._file = paths.models / REGISTRY_FILE
+        self._lock = threading.Lock()
+
+    # --- storage --------------------------------------------------------------------------------
+
+    def _load(self) -> list[ModelInfo]:
+        try:
+            raw = json.loads(self._file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as e:
+            raise ModelError(
+                f"The list of installed models ({self._file}) could not be read: {e}. "
+                "Move the file away and add your models again."
+            ) from e
+        return [ModelInfo.from_json(m) for m in raw.get("models", [])]
+
+    def _save(self, models: list[ModelInfo]) -> None:
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._file.with_suffix(".tmp")
+        data = {"version": 1, "models": [m.to_json() for m in models]}
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(tmp, self._file)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def list(self) -> list[ModelInfo]:
+        """Installed models in the order they were added."""
+        with self._lock:
+            return self._load()
+
+    def get(self, name: str) -> ModelInfo:
+        """The entry called `name` (exact, else case-insensitive); ModelNotFound otherwise."""
+        models = self.list()
+        for m in models:
+            if m.name == name:
+                return m
+        folded = [m for m in models if m.name.casefold() == name.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        raise ModelNotFound(name)
+
+    def default(self, preferred: str | None) -> ModelInfo | None:
+        """The model to chat with: `preferred` if installed, else the first model added."""
+        models = self.list()
+        if preferred:
+            for m in models:
+                if m.name == preferred:
+                    return m
+        plain = [m for m in models if m.adapter is None]
+        choices = plain or models
+        return choices[0] if choices else None
+
+    # --- changes --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        name = name.strip()
+        if not _NAME_OK.match(name):
+            raise ModelError(
+                f"'{name}' cannot be a model name: use 1 to 120 characters, without slashes."
+            )
+        return name
+
+    @staticmethod
+    def _unique(stem: str, taken: set[str]) -> str:
+        if stem not in taken:
+            return stem
+        n = 2
+        while f"{stem}-{n}" in taken:
+            n += 1
+        return f"{stem}-{n}"
+
+    def add(self, path: Path, *, name: str | None = None) -> ModelInfo:
+        """Register the GGUF model at `path` (referenced in place, not copied) and return it.
+
+        The name defaults to the file's stem, made unique with a number. Adding a file that is
+        already registered returns its entry.
+        """
+        path = Path(path).expanduser()
+        info = read_gguf_info(path)  # ModelError for a missing or non-GGUF file
+        if info.is_adapter:
+            raise ModelError(
+                f"{path.name} is a LoRA adapter, not a model. Add the model it was trained on "
+                "first, then add this adapter on top of it."
+            )
+        path = path.resolve()
+        with self._lock:
+            models = self._load()
+            taken = {m.name for m in models}
+            if name is None:
+                for m in models:
+                    if m.adapter is None and m.path == path:
+                        return m
+                final = self._unique(self._check_name(path.stem), taken)
+            else:
+                final = self._check_name(name)
+                if final in taken:
+                    raise ModelError(
+                        f"A model named '{final}' is already installed. Choose another name, "
+                        f"or remove it first with `hearth models remove {final}`."
+                    )
+            entry = ModelInfo(
+                name=final,
+                path=path,
+                size_bytes=info.size_bytes,
+                architecture=info.architecture,
+                parameters=info.parameters,
+                quantization=info.quantization,
+                context_length=info.context_length,
+                chat_template=info.chat_template,
+                added_at=_now(),
+                details={"title": info.name} if info.name else {},
+                n_layer=info.n_layer,
+                n_embd=info.n_embd,
+                n_head=info.n_head,
+                n_head_kv=info.n_head_kv,
+                vocab_size=info.vocab_size,
+            )
+            models.append(entry)
+            self._save(models)
+            return entry
+
+    def add_adapter(
+        self,
+        *,
+        base: str,
+        adapter: Path,
+        name: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> ModelInfo:
+        """Register "base + adapter": the GGUF LoRA at `adapter` applied to model `base`."""
+        base_info = self.get(base)
+        if base_info.adapter is not None:
+            raise ModelError(
+                f"'{base_info.name}' already carries an adapter; choose its base model "
+                f"'{base_info.base}' as the base instead."
+            )
+        adapter = Path(adapter).expanduser()
+        info = read_gguf_info(adapter)
+        if not info.is_adapter:
+            raise ModelError(
+                f"{adapter.name} is a model, not an adapter. Add it with `hearth models add`."
+            )
+        if info.adapter_type not in (None, "lora"):
+            raise ModelError(
+                f"{adapter.name} is a '{info.adapter_type}' adapter; Hearth applies LoRA adapters."
+            )
+        if info.architecture != base_info.architecture:
+            raise ModelError(
+                f"The adapter {adapter.name} was made for a {info.architecture} model, but "
+                f"'{base_info.name}' is a {base_info.architecture} model. "
+                "Use the model it was trained on as its base."
+            )
+        check_adapter_fits(adapter, base_info.path)
+        adapter = adapter.resolve()
+        with self._lock:
+            models = self._load()
+            taken = {m.name for m in models}
+            if name is None:
+                final = self._unique(f"{base_info.name}+{adapter.stem}", taken)
+            else:
+                final = self._check_name(name)
+                if final in taken:
+                    raise ModelError(
+                        f"A model named '{final}' is already installed. Choose another name."
+                    )
+            entry = replace(
+                base_info,
+                name=final,
+                size_bytes=base_info.size_bytes + info.size_bytes,
+                adapter=adapter,
+                base=base_info.name,
+                added_at=_now(),
+                details=dict(details or {}),
+            )
+            models.append(entry)
+            self._save(models)
+            return entry
+
+    def remove(self, name: str) -> None:
+        """Forget a model (and, for a base, the adapters on it); the files stay on disk."""
+        target = self.get(name)
+        with self._lock:
+            models = self._load()
+            kept = [m for m in models if m.name != target.name and m.base != target.name]
+            self._save(kept)
