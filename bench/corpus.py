@@ -46,7 +46,9 @@ class Corpus:
         k = self.rng.randint(8, 24)
         words = self.rng.choices(_WORDS, weights=self.weights, k=k)
         if self.rng.random() < 0.3:
-            words.insert(self.rng.randrange(k), f"{self.rng.choice('ABCDEFXZ')}-{self.rng.randint(10, 999)}")
+            words.insert(
+                self.rng.randrange(k), f"{self.rng.choice('ABCDEFXZ')}-{self.rng.randint(10, 999)}"
+            )
         return " ".join(words).capitalize() + "."
 
     def paragraph(self) -> str:

@@ -61,7 +61,9 @@ def run(label: str, paths: list[Path], home: Path) -> None:
     s = summary
     t = s.timings
     busy = sum(t.values()) or 1.0
-    print(f"\n== {label}: {s.indexed} files, {s.pages} pages, {s.chunks} chunks in {s.seconds:.1f} s")
+    print(
+        f"\n== {label}: {s.indexed} files, {s.pages} pages, {s.chunks} chunks in {s.seconds:.1f} s"
+    )
     if s.pages:
         print(f"  pages/s          {s.pages / s.seconds:8.1f}")
     print(f"  chunks/s         {s.chunks / s.seconds:8.1f}")
@@ -74,7 +76,9 @@ def run(label: str, paths: list[Path], home: Path) -> None:
 
     embedder = h._collection(label).embedder()
     texts = [
-        embedding_text(Chunk(c.text, c.page, c.start, c.end, tuple(filter(None, c.heading.split(" > ")))))
+        embedding_text(
+            Chunk(c.text, c.page, c.start, c.end, tuple(filter(None, c.heading.split(" > "))))
+        )
         for c in h.iter_chunks(label)
     ]
     t0 = time.perf_counter()

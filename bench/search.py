@@ -38,8 +38,13 @@ def build(h: Hearth, name: str, n_chunks: int, dim: int, seed: int = 0) -> None:
         for i in range(n):
             text = corpus.paragraph()
             chunks.append(NewChunk(text, corpus.heading(), 1 + i // 3, 0, len(text), vecs[i]))
-        meta = {"path": f"/bench/doc-{d // per_doc:04d}.pdf", "title": f"Doc {d}", "kind": "pdf",
-                "pages": per_doc // 3, "text": ""}
+        meta = {
+            "path": f"/bench/doc-{d // per_doc:04d}.pdf",
+            "title": f"Doc {d}",
+            "kind": "pdf",
+            "pages": per_doc // 3,
+            "text": "",
+        }
         coll.catalog.write_batch([(meta, chunks)])
     coll.vectors()
     coll.save_vectors()
@@ -78,9 +83,11 @@ def main() -> None:
             assert len(hits) == 10
         times.sort()
         p95 = times[int(0.95 * (len(times) - 1))]
-        print(f"search at {args.chunks} chunks over {len(times)} queries: "
-              f"median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms "
-              f"(target p95 < 50 ms)")
+        print(
+            f"search at {args.chunks} chunks over {len(times)} queries: "
+            f"median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms "
+            f"(target p95 < 50 ms)"
+        )
         h.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

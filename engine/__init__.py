@@ -13,4 +13,12 @@ from engine.facade import DocumentInfo, Hearth
 
 __version__ = "0.1.0"
 
-__all__ = ["CancelToken", "DocumentInfo", "Hearth", "HearthError", "Paths", "Settings", "__version__"]
+__all__ = [
+    "CancelToken",
+    "DocumentInfo",
+    "Hearth",
+    "HearthError",
+    "Paths",
+    "Settings",
+    "__version__",
+]

@@ -175,7 +175,9 @@ def _stream_answer(h: Hearth, question: str, args: argparse.Namespace, history: 
             print("\nSources:")
             for n in cited:
                 hit = answer.sources[n - 1]
-                print(f"  [{n}] {hit.file} (page {hit.page})" if hit.page else f"  [{n}] {hit.file}")
+                print(
+                    f"  [{n}] {hit.file} (page {hit.page})" if hit.page else f"  [{n}] {hit.file}"
+                )
     return answer
 
 
@@ -194,8 +196,10 @@ def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
     coll = h.collection_info(args.collection)
     conversation = h.conversations.create(title="Terminal chat", collection=coll.name)
     history: list[Turn] = []
-    print(f"Chatting with '{coll.name}' ({coll.documents} documents). Ctrl-C stops an answer; "
-          "Ctrl-D or /quit leaves.")
+    print(
+        f"Chatting with '{coll.name}' ({coll.documents} documents). Ctrl-C stops an answer; "
+        "Ctrl-D or /quit leaves."
+    )
     while True:
         try:
             question = input("\nyou> ").strip()
@@ -234,7 +238,9 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
                     "chunks": c.chunks,
                     "embedding_model": c.embedding_model,
                     "failures": [
-                        {"file": str(d.path), "reason": d.error} for d in docs if d.status == "failed"
+                        {"file": str(d.path), "reason": d.error}
+                        for d in docs
+                        if d.status == "failed"
                     ],
                 }
             )
@@ -247,8 +253,10 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
     for c in collections:
         if args.collection and c.name != args.collection:
             continue
-        print(f"\n{c.name}: {c.documents} documents, {c.chunks} chunks, {c.failed} failed "
-              f"(embedding model {c.embedding_model})")
+        print(
+            f"\n{c.name}: {c.documents} documents, {c.chunks} chunks, {c.failed} failed "
+            f"(embedding model {c.embedding_model})"
+        )
         for d in h.documents(c.name):
             if d.status == "failed":
                 print(f"  failed: {d.path}\n          {d.error}")
@@ -306,8 +314,12 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
             for key, value in info.items():
                 if key != "chat_template" and value not in (None, "", {}):
                     print(f"{key:>16}: {value}")
-            print(f"{'chat template':>16}: {'from the GGUF' if m.chat_template else 'none (generic)'}")
-            print(f"{'GPU offload':>16}: {'available' if h.gpu_offload_available() else 'not in this build'}")
+            print(
+                f"{'chat template':>16}: {'from the GGUF' if m.chat_template else 'none (generic)'}"
+            )
+            print(
+                f"{'GPU offload':>16}: {'available' if h.gpu_offload_available() else 'not in this build'}"
+            )
     else:
         models = h.list_models()
         if args.json:
@@ -317,7 +329,9 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         for m in models:
             size = f"{m.size_bytes / 2**30:.2f} GiB"
             label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
-            print(f"{label}\t{m.architecture}\t{m.quantization}\t{size}\tcontext {m.context_length}")
+            print(
+                f"{label}\t{m.architecture}\t{m.quantization}\t{size}\tcontext {m.context_length}"
+            )
     return 0
 
 

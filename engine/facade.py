@@ -135,7 +135,9 @@ class Hearth:
     # --- documents --------------------------------------------------------------------------
 
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
-        return [DocumentInfo.from_record(r) for r in self._collection(collection).catalog.documents()]
+        return [
+            DocumentInfo.from_record(r) for r in self._collection(collection).catalog.documents()
+        ]
 
     def document_text(self, collection: str | None, document_id: int) -> str:
         """The extracted text of a document, as its spans (Hit.start/end) refer to it."""
@@ -177,9 +179,7 @@ class Hearth:
         """Every chunk of a collection with its file, page and heading (for datasets)."""
         yield from self._collection(collection).catalog.iter_chunks()
 
-    def open_sample_collection(
-        self, *, cancel: CancelToken | None = None
-    ) -> Iterator[IngestEvent]:
+    def open_sample_collection(self, *, cancel: CancelToken | None = None) -> Iterator[IngestEvent]:
         """Build (or refresh) the sample collection from the documents Hearth ships with."""
         yield from self.ingest([samples_dir()], collection=SAMPLE_COLLECTION, cancel=cancel)
 

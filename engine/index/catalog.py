@@ -354,7 +354,9 @@ class Catalog:
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_version'"
         )
 
-    def replace_embeddings(self, ids: Sequence[int], vectors: np.ndarray, *, model: str, dim: int) -> None:
+    def replace_embeddings(
+        self, ids: Sequence[int], vectors: np.ndarray, *, model: str, dim: int
+    ) -> None:
         """Swap every chunk's embedding for a new model's, in one transaction."""
         with self._write_lock:
             conn = self._conn()
@@ -362,11 +364,16 @@ class Catalog:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(
                     "UPDATE chunks SET embedding = ? WHERE id = ?",
-                    ((np.ascontiguousarray(v, dtype=np.float32).tobytes(), i) for i, v in zip(ids, vectors)),
+                    (
+                        (np.ascontiguousarray(v, dtype=np.float32).tobytes(), i)
+                        for i, v in zip(ids, vectors, strict=True)
+                    ),
                 )
                 for key, value in (("embedding_model", model), ("embedding_dim", str(dim))):
                     conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
-                    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value)
+                    )
                 self._bump_vectors_version(conn)
                 conn.execute("COMMIT")
             except BaseException:

@@ -25,12 +25,16 @@ def reembed(
     started = time.monotonic()
     catalog = collection.catalog
     with collection.write_lock:
-        rows = [(c.id, f"{c.heading}\n{c.text}" if c.heading else c.text) for c in catalog.iter_chunks()]
+        rows = [
+            (c.id, f"{c.heading}\n{c.text}" if c.heading else c.text) for c in catalog.iter_chunks()
+        ]
         vectors: list[np.ndarray] = []
         for s in range(0, len(rows), BATCH):
             if cancel is not None and cancel.cancelled:
                 yield IngestFinished(
-                    IngestSummary(collection.name, seconds=time.monotonic() - started, cancelled=True)
+                    IngestSummary(
+                        collection.name, seconds=time.monotonic() - started, cancelled=True
+                    )
                 )
                 return
             vectors.append(embedder.embed([t for _, t in rows[s : s + BATCH]]))

@@ -90,7 +90,7 @@ class VectorIndex:
             if self._index.ntotal == 0:
                 return []
             scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def save(self, version: int) -> None:
         """Write the index and its version atomically (temporary file, then replace)."""

@@ -240,7 +240,7 @@ def ingest_paths(
                                 end=c.end,
                                 embedding=v,
                             )
-                            for c, v in zip(p.chunks, p.vectors)  # type: ignore[arg-type]
+                            for c, v in zip(p.chunks, p.vectors, strict=True)  # type: ignore[arg-type]
                         ],
                     )
                     for p in complete
@@ -330,11 +330,18 @@ def _prepare(
             return FileSkipped(path, "unchanged")
         digest = file_hash(path)
         meta["content_hash"] = digest
-        if existing is not None and existing.status == "indexed" and existing.content_hash == digest:
+        if (
+            existing is not None
+            and existing.status == "indexed"
+            and existing.content_hash == digest
+        ):
             catalog.touch(existing.id, mtime=st.st_mtime, size=st.st_size)
             return FileSkipped(path, "unchanged")
     except OSError as exc:
-        return meta, f"Hearth cannot read this file: {exc.strerror or exc}. Check that it exists and that you may read it."
+        return (
+            meta,
+            f"Hearth cannot read this file: {exc.strerror or exc}. Check that it exists and that you may read it.",
+        )
     try:
         t0 = time.perf_counter()
         doc: ParsedDocument = parse_file(path)

@@ -125,7 +125,7 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     sims = collection.catalog.embeddings(ids, vectors.dim) @ qvec if ids else np.zeros(0)
     fused_scores = dict(fused)
     hits = []
-    for i, sim in zip(ids, sims):
+    for i, sim in zip(ids, sims, strict=True):
         rec = records[i]
         hits.append(
             Hit(

@@ -93,7 +93,7 @@ def test_vector_index_matches_catalog_and_rebuilds_when_stale(tmp_path: Path) ->
 
     # A damaged file is rebuilt too.
     path.write_bytes(b"not a faiss index")
-    (tmp_path / "v.json").write_text('{"version": %d, "dim": %d}' % (cat.vectors_version, DIM))
+    (tmp_path / "v.json").write_text(f'{{"version": {cat.vectors_version}, "dim": {DIM}}}')
     assert VectorIndex.open(path, DIM, cat).size == 4
 
 

@@ -60,8 +60,14 @@ def three_docs(folder: Path) -> dict[str, Path]:
             folder / "pump.pdf",
             [
                 [("h1", "Installation"), ("p", "Mount the heat pump on a level concrete base.")],
-                [("h1", "Resetting"), ("p", "To reset the controller hold the MODE key for ten seconds.")],
-                [("h1", "Filters"), ("p", "Clean the air filter every three months with lukewarm water.")],
+                [
+                    ("h1", "Resetting"),
+                    ("p", "To reset the controller hold the MODE key for ten seconds."),
+                ],
+                [
+                    ("h1", "Filters"),
+                    ("p", "Clean the air filter every three months with lukewarm water."),
+                ],
             ],
             title="Heat pump manual",
         ),
@@ -279,4 +285,6 @@ def test_changing_the_embedding_model_reembeds(
     h.close()
     assert_consistent(info.path)
     db = sqlite3.connect(info.path / "catalog.sqlite")
-    assert db.execute("SELECT value FROM meta WHERE key='embedding_model'").fetchone()[0] == str(other)
+    assert db.execute("SELECT value FROM meta WHERE key='embedding_model'").fetchone()[0] == str(
+        other
+    )

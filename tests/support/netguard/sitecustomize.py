@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from support import netguard  # noqa: E402
+from support import netguard
 
 netguard.install()
