@@ -149,13 +149,7 @@ class ChatSession(QObject):
                 self.new_chat()
 
     def forget_collection(self, name: str) -> None:
-        """Delete the conversations of a collection that was deleted."""
-        try:
-            for info in self.store.list():
-                if info.collection == name:
-                    self.store.delete(info.id)
-        except HearthError as exc:
-            self.error.emit(str(exc))
+        """The engine deleted the conversations of a deleted collection: forget the open one."""
         if self.collection == name:
             self.conversation_id = None
         self.refresh_conversations()
@@ -223,11 +217,10 @@ class ChatSession(QObject):
         ]
 
     def _forget_stored(self, messages: list[ChatMessage]) -> None:
-        delete = getattr(self.store, "delete_message", None)
         for m in messages:
-            if m.stored_id is not None and delete is not None:
+            if m.stored_id is not None and self.conversation_id is not None:
                 try:
-                    delete(self.conversation_id, m.stored_id)
+                    self.store.delete_message(self.conversation_id, m.stored_id)
                 except HearthError as exc:
                     log.warning("could not delete message %s: %s", m.stored_id, exc)
 

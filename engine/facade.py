@@ -105,13 +105,16 @@ class Hearth:
 
     def rename_collection(self, old: str, new: str) -> CollectionInfo:
         info = self._collections.rename(old, new).info()
+        self.conversations.move_collection(old, info.name)
         if self.settings.default_collection == old:
             self.settings.default_collection = info.name
             self.save_settings()
         return info
 
     def delete_collection(self, name: str) -> None:
+        """Delete a collection's index and its conversations; the documents are not touched."""
         self._collections.delete(name)
+        self.conversations.move_collection(name, None)
 
     def collection_info(self, name: str | None = None) -> CollectionInfo:
         return self._collection(name).info()

@@ -172,6 +172,25 @@ class ConversationStore:
         with self._lock:
             self._conn().execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    def delete_message(self, conversation_id: int, message_id: int) -> None:
+        """Delete one message (a regenerated answer replaces the old one)."""
+        with self._lock:
+            self._conn().execute(
+                "DELETE FROM messages WHERE id = ? AND conversation_id = ?",
+                (message_id, conversation_id),
+            )
+
+    def move_collection(self, old: str, new: str | None) -> None:
+        """Follow a renamed collection; `new=None` deletes the conversations of a deleted one."""
+        with self._lock:
+            db = self._conn()
+            if new is None:
+                db.execute("DELETE FROM conversations WHERE collection = ?", (old,))
+            else:
+                db.execute(
+                    "UPDATE conversations SET collection = ? WHERE collection = ?", (new, old)
+                )
+
     def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
         """The messages of a conversation, oldest first."""
         with self._lock:

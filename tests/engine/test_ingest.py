@@ -251,8 +251,10 @@ def test_collections_create_rename_delete(hearth_home: Path, docs: dict[str, Pat
     with pytest.raises(Exception, match="already exists"):
         h.create_collection("Work")
     run(h.ingest([docs["txt"]], collection="Work"))
+    chat = h.conversations.create(collection="Work")
     h.rename_collection("Work", "Office")
     assert [c.name for c in h.list_collections()] == ["Office"]
+    assert h.conversations.get(chat.id).collection == "Office"  # chats follow the rename
     assert h.search("wifi password", collection="Office")[0].file == docs["txt"]
     h.close()
 
@@ -260,6 +262,7 @@ def test_collections_create_rename_delete(hearth_home: Path, docs: dict[str, Pat
     assert [c.name for c in h.list_collections()] == ["Office"]
     h.delete_collection("Office")
     assert h.list_collections() == []
+    assert h.conversations.list() == []  # and go with the collection
     with pytest.raises(Exception, match="no collection named"):
         h.search("anything", collection="Office")
     h.close()
