@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 # llama.cpp is compiled by pip; CMAKE_ARGS selects the build (e.g. -DGGML_CUDA=on).
 export CMAKE_ARGS ?=
 
-.PHONY: run test lint format bench install install-dev package clean
+.PHONY: run test lint format bench install install-dev package release-check clean
 
 run: $(VENV)/.installed
 	$(BIN)/hearth-app
@@ -46,6 +46,15 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -e ".[app,train,dev]"
 	touch $@
+
+# A self-contained bundle (PyInstaller) and, on Debian/Ubuntu, a .deb: see packaging/README.md.
+package: $(VENV)/.installed
+	$(BIN)/pip install "pyinstaller>=6.10"
+	$(BIN)/python packaging/build.py all
+
+# The release check: installs the .deb on this machine and uses it from outside the checkout.
+release-check: package
+	packaging/smoke_test.sh
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -615,15 +615,52 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 6_000)
 
     def about(self) -> None:
-        from engine import __version__
+        """Version, license, what Hearth bundles and under which licenses, where data lives."""
+        import html
 
-        QMessageBox.about(
-            self,
-            "About Hearth",
-            f"<h3>Hearth {__version__}</h3><p>Private, offline document chat on your own "
-            "computer. Your documents, questions and answers never leave it.</p>"
-            f"<p>Data folder: {self.hearth.paths.home}</p>",
+        from engine.about import about_info
+
+        info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
+        gpu = self.models.gpu_available
+        gpu_text = {
+            True: "available — chat models are offloaded to the GPU",
+            False: "not available in this build — chat runs on the CPU",
+        }.get(gpu, "not checked yet (it is when a model first loads)")
+        rows = "".join(
+            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c.get('version') or '')}</td>"
+            f"<td>{html.escape(c['license'])}</td></tr>"
+            for c in info["components"]
         )
+        files = "".join(
+            f'<li><a href="file://{html.escape(path)}">{html.escape(label)}</a></li>'
+            for label, path in info["license_files"].items()
+        )
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("About Hearth")
+        dialog.resize(560, 600)
+        text = QTextBrowser(dialog)
+        text.setOpenExternalLinks(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        text.setHtml(
+            f"<h3>Hearth {html.escape(info['version'])}</h3>"
+            "<p>Private, offline document chat on your own computer. Your documents, questions "
+            "and answers never leave it.</p>"
+            f"<p><b>Data folder:</b> {html.escape(str(self.hearth.paths.home))}<br>"
+            f"<b>GPU offload:</b> {gpu_text}</p>"
+            f"<p>{html.escape(info['source_note'])}</p>"
+            f"<ul>{files}</ul>"
+            "<p><b>Bundled components</b></p>"
+            f"<table cellspacing='4'><tr><th align='left'>Component</th>"
+            f"<th align='left'>Version</th><th align='left'>License</th></tr>{rows}</table>",
+        )
+        self.about_dialog = dialog  # reachable for tests and screenshots
+        dialog.open()
 
     # --- drag and drop ----------------------------------------------------------------------
 
