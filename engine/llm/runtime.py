@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import random
 import re
 import threading
 import time
@@ -72,7 +73,15 @@ def available_memory() -> int:
 
 
 def default_threads() -> tuple[int, int]:
-    """Threads for decoding (physical cores: decoding is bound by memory) and for prompts."""
+    """Threads for decoding and for prompt evaluation.
+
+    Decoding is bound by memory bandwidth, and llama.cpp's threads wait for each other by
+    spinning: when another program (or Hearth's own indexing) takes a core they were counting
+    on, every token waits for it — on a loaded 2-core machine 2 threads decoded 6 tokens/s
+    where 1 thread decoded 23. So decoding leaves one core free on machines with more than
+    two. Prompt evaluation is bound by compute and is the wait a user sees first on a CPU, so
+    it uses every core.
+    """
     logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     logical = logical or 1
     try:
@@ -81,7 +90,9 @@ def default_threads() -> tuple[int, int]:
         physical = psutil.cpu_count(logical=False) or logical
     except ImportError:
         physical = max(1, logical // 2)
-    return max(1, min(physical, logical)), logical
+    physical = max(1, min(physical, logical))
+    decode = physical if physical <= 2 else physical - 1
+    return decode, logical
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,9 @@ class ChatModel:
         """The conversation the cache holds, kept by engine.chat.answer for follow-ups."""
         self._adapters: dict[Path, Any] = {}
         self._cancel: CancelToken | None = None
+        # A new sampling seed per reply (from a sequence fixed by `seed`): asking again, or
+        # regenerating an answer, can give another wording; temperature 0 stays greedy.
+        self._seeds = random.Random(seed)
         with _LogCapture() as log:
             try:
                 self._llm = llama_cpp.Llama(
@@ -371,6 +385,7 @@ class ChatModel:
         first_at: float | None = None
         cancelled = False
         self._cancel = cancel
+        llm.set_seed(self._seeds.randrange(2**31))
         llama_cpp.llama_set_abort_callback(llm.ctx, self._abort, None)
         generator = llm.generate(
             tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0

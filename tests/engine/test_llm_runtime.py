@@ -239,3 +239,10 @@ def test_a_template_without_system_role_gets_it_in_the_first_message(
             m.format_chat([{"role": "system", "content": "alone"}])
     finally:
         m.close()
+
+
+def test_sampling_varies_between_replies_but_greedy_does_not(model: ChatModel) -> None:
+    greedy = {model.chat(MESSAGES, max_tokens=12, temperature=0.0) for _ in range(3)}
+    assert len(greedy) == 1
+    sampled = {model.chat(MESSAGES, max_tokens=12, temperature=1.5) for _ in range(4)}
+    assert len(sampled) > 1, "asking again can give another answer"
