@@ -622,10 +622,12 @@ class MainWindow(QMainWindow):
 
         info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
         gpu = self.models.gpu_available
-        gpu_text = {
-            True: "available — chat models are offloaded to the GPU",
-            False: "not available in this build — chat runs on the CPU",
-        }.get(gpu, "not checked yet (it is when a model first loads)")
+        if gpu is None:
+            gpu_text = "not checked yet (it is when a model first loads)"
+        elif gpu:
+            gpu_text = "available — chat models are offloaded to the GPU"
+        else:
+            gpu_text = "not available in this build — chat runs on the CPU"
         rows = "".join(
             f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c.get('version') or '')}</td>"
             f"<td>{html.escape(c['license'])}</td></tr>"

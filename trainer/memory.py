@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.errors import DoesNotFit
+
+if TYPE_CHECKING:
+    from trainer.config import RunConfig
 
 GIB = 1024**3
 
@@ -121,6 +124,25 @@ class FitSettings:
     grad_accum: int
     seq_len: int
     gradient_checkpointing: bool
+
+
+def fit_settings(
+    config: RunConfig, *, device: str, quantization: str, dtype: str, shape: ModelShape
+) -> FitSettings:
+    """The memory-deciding settings of a run, once its device, weights and precision are known."""
+    t = config.train
+    seq_len = min(t.max_seq_len, shape.n_ctx) if shape.n_ctx > 0 else t.max_seq_len
+    return FitSettings(
+        device=device,
+        quantization=quantization,
+        dtype_bytes=4 if dtype == "fp32" else 2,
+        lora_rank=config.lora.rank,
+        target_modules=config.lora.target_modules,
+        batch_size=t.batch_size,
+        grad_accum=t.grad_accum,
+        seq_len=seq_len,
+        gradient_checkpointing=t.gradient_checkpointing,
+    )
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ from trainer.events import (
     Step,
     TrainerEvent,
 )
-from trainer.memory import FitSettings, available_memory, check_fits, read_shape
+from trainer.memory import available_memory, check_fits, fit_settings, read_shape
 from trainer.model import (
     BaseModel,
     add_lora,
@@ -100,18 +100,8 @@ def run(
     )
 
     shape = read_shape(base.path)
-    seq_len = min(t.max_seq_len, shape.n_ctx) if shape.n_ctx > 0 else t.max_seq_len
-    fit = FitSettings(
-        device=device,
-        quantization=quantization,
-        dtype_bytes=4 if dtype == "fp32" else 2,
-        lora_rank=config.lora.rank,
-        target_modules=config.lora.target_modules,
-        batch_size=t.batch_size,
-        grad_accum=t.grad_accum,
-        seq_len=seq_len,
-        gradient_checkpointing=t.gradient_checkpointing,
-    )
+    fit = fit_settings(config, device=device, quantization=quantization, dtype=dtype, shape=shape)
+    seq_len = fit.seq_len
     estimate = check_fits(shape, fit, available=available_memory(device))
     yield Prepare(
         "memory",

@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from trainer import memory
 from trainer.config import RunConfig, load_preset, preset_names
 from trainer.errors import DoesNotFit
 from trainer.memory import (
@@ -208,20 +209,10 @@ def fit_settings(config: RunConfig, hw: Hardware, shape: ModelShape) -> FitSetti
     if quantization == "auto":
         quantization = "nf4" if device == "cuda" else "none"
     dtype = config.dtype
-    if dtype == "auto":
+    if dtype == "auto":  # without importing torch: bf16 and fp16 take the same memory
         dtype = "bf16" if device == "cuda" else "fp32"
-    t = config.train
-    seq_len = min(t.max_seq_len, shape.n_ctx) if shape.n_ctx > 0 else t.max_seq_len
-    return FitSettings(
-        device=device,
-        quantization=quantization,
-        dtype_bytes=4 if dtype == "fp32" else 2,
-        lora_rank=config.lora.rank,
-        target_modules=config.lora.target_modules,
-        batch_size=t.batch_size,
-        grad_accum=t.grad_accum,
-        seq_len=seq_len,
-        gradient_checkpointing=t.gradient_checkpointing,
+    return memory.fit_settings(
+        config, device=device, quantization=quantization, dtype=dtype, shape=shape
     )
 
 

@@ -129,6 +129,26 @@ def _doc(row: Sequence[Any]) -> DocumentRecord:
     )
 
 
+_CHUNK_SELECT = (
+    "SELECT c.id, c.document_id, d.path, d.title, c.text, c.heading, c.page, c.start, c.end"
+    " FROM chunks c JOIN documents d ON d.id = c.document_id"
+)
+
+
+def _chunk(r: Sequence[Any]) -> ChunkRecord:
+    return ChunkRecord(
+        id=int(r[0]),
+        document_id=int(r[1]),
+        path=Path(r[2]),
+        title=str(r[3]),
+        text=str(r[4]),
+        heading=str(r[5]),
+        page=None if r[6] is None else int(r[6]),
+        start=int(r[7]),
+        end=int(r[8]),
+    )
+
+
 class Catalog:
     """One collection's SQLite database. Readers may use it from any thread; writes are
     serialised by a lock, and each batch of writes is one transaction."""
@@ -387,25 +407,8 @@ class Catalog:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._conn().execute(
-            "SELECT c.id, c.document_id, d.path, d.title, c.text, c.heading, c.page, c.start,"
-            f" c.end FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
-            list(ids),
-        )
-        return {
-            int(r[0]): ChunkRecord(
-                id=int(r[0]),
-                document_id=int(r[1]),
-                path=Path(r[2]),
-                title=str(r[3]),
-                text=str(r[4]),
-                heading=str(r[5]),
-                page=None if r[6] is None else int(r[6]),
-                start=int(r[7]),
-                end=int(r[8]),
-            )
-            for r in rows
-        }
+        rows = self._conn().execute(f"{_CHUNK_SELECT} WHERE c.id IN ({marks})", list(ids))
+        return {int(r[0]): _chunk(r) for r in rows}
 
     def embeddings(self, ids: Sequence[int], dim: int) -> np.ndarray:
         """Stored embeddings of the given chunks, in the given order."""
@@ -427,23 +430,9 @@ class Catalog:
 
     def iter_chunks(self) -> Iterator[ChunkRecord]:
         """Every chunk in document order, with its document's path and title."""
-        cur = self._conn().execute(
-            "SELECT c.id, c.document_id, d.path, d.title, c.text, c.heading, c.page, c.start,"
-            " c.end FROM chunks c JOIN documents d ON d.id = c.document_id"
-            " ORDER BY d.path, c.ord"
-        )
+        cur = self._conn().execute(f"{_CHUNK_SELECT} ORDER BY d.path, c.ord")
         for r in cur:
-            yield ChunkRecord(
-                id=int(r[0]),
-                document_id=int(r[1]),
-                path=Path(r[2]),
-                title=str(r[3]),
-                text=str(r[4]),
-                heading=str(r[5]),
-                page=None if r[6] is None else int(r[6]),
-                start=int(r[7]),
-                end=int(r[8]),
-            )
+            yield _chunk(r)
 
     def term_document_counts(self, words: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each word (after the index's own stemming)."""
