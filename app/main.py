@@ -52,6 +52,38 @@ def qt_problem() -> str | None:
             f"{sys.version_info.major}.{sys.version_info.minor}: it crashes after a few seconds. "
             "Install an earlier version with: pip install 'PySide6>=6.7,<6.12'"
         )
+    return xcb_problem()
+
+
+XCB_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 "
+    "libxcb-image0 libxkbcommon-x11-0"
+)
+"""Debian/Ubuntu packages Qt's X11 plugin needs; desktop systems have them already."""
+
+
+def xcb_problem() -> str | None:
+    """Why Qt's X11 plugin cannot load, if the window would use it (Qt would just abort)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return None
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    import ctypes
+    import importlib.util
+
+    spec = importlib.util.find_spec("PySide6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    plugin = Path(next(iter(spec.submodule_search_locations))) / "Qt/plugins/platforms/libqxcb.so"
+    if not plugin.exists():
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        return (
+            f"the window cannot open on this X11 display: a system library is missing ({exc}). "
+            f"On Debian or Ubuntu install them with: sudo apt-get install {XCB_PACKAGES}"
+        )
     return None
 
 
