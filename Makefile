@@ -39,7 +39,7 @@ $(VENV)/bin/python:
 
 # torch first and pinned, so that nothing below pulls the multi-GB CUDA build by accident.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
-	$(BIN)/pip install "$(TORCH)"
+	$(BIN)/pip install $(TORCH)
 	$(BIN)/pip install -e ".[app,train]"
 	touch $@
 
