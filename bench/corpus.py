@@ -72,7 +72,7 @@ class Corpus:
 
 def write_pdf(path: Path, pages: int, *, seed: int = 0) -> Path:
     """A text PDF of `pages` pages, each about 2,800 characters (a typical manual page)."""
-    import fitz
+    import pymupdf as fitz
 
     corpus = Corpus(seed)
     doc = fitz.open()
