@@ -219,9 +219,8 @@ class Hearth:
             _retrieval_query(question, history), collection=collection, k=self.settings.passages
         )
         chat_model = None
-        info = self.models.default(model or self.settings.chat_model)
-        if model and info is None:
-            self.models.get(model)  # raises ModelNotFound with its message
+        # A model named by the caller must exist; otherwise the user's choice, or the first one.
+        info = self.models.get(model) if model else self.models.default(self.settings.chat_model)
         if info is not None:
             yield Status(f"Loading {info.name}…")
             chat_model = self.load_model(info.name)
