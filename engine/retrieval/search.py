@@ -64,17 +64,17 @@ def keyword_query(words: list[str]) -> str:
 
 
 def select_terms(collection: Collection, words: list[str], total_chunks: int) -> list[str]:
-    """The rarest words of the question, without those too common to discriminate."""
+    """The rarest words of the question, without those too common to discriminate (in a
+    large collection); empty when every word is common."""
     if not words or total_chunks == 0:
         return []
     if total_chunks < LARGE_COLLECTION:
         return words
     counts = collection.catalog.term_document_counts(words)
     present = sorted((c, w) for w, c in counts.items() if c > 0)
-    rare = [w for c, w in present if c <= COMMON_SHARE * total_chunks]
-    if not rare:  # only common words: the two least common still rank something
-        rare = [w for _, w in present[:2]]
-    return rare[:MAX_TERMS]
+    # Only common words: bm25 over them barely ranks and costs the most; dense retrieval
+    # answers such a question alone.
+    return [w for c, w in present if c <= COMMON_SHARE * total_chunks][:MAX_TERMS]
 
 
 _executor: ThreadPoolExecutor | None = None

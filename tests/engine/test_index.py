@@ -117,3 +117,19 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert order[0] == 1  # ranked high by both
     assert set(order) == {1, 2, 3, 4}
     assert order.index(3) < order.index(2)
+
+
+def test_large_collections_search_only_discriminating_words(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from engine.retrieval.search import LARGE_COLLECTION, select_terms
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    n = LARGE_COLLECTION + 100
+    texts = [f"common words here {'zircon' if i < 3 else 'plain'}" for i in range(n)]
+    cat.write_batch([_doc("/big.txt", texts)])
+    coll = SimpleNamespace(catalog=cat)
+    assert select_terms(coll, ["common", "zircon"], n) == ["zircon"]  # type: ignore[arg-type]
+    assert select_terms(coll, ["common", "words"], n) == []  # type: ignore[arg-type]
+    # A small collection searches every word: there a frequent word can still matter.
+    assert select_terms(coll, ["common", "zircon"], 100) == ["common", "zircon"]  # type: ignore[arg-type]
