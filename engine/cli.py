@@ -421,15 +421,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command_index(argv: list[str]) -> int | None:
+    """Where the subcommand is: the first word that is neither an option nor --home's value."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--home":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return i
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # `train` takes the trainer's own arguments, passed through untouched.
-    if "train" in argv:
-        i = argv.index("train")
-        pre, rest = argv[:i], argv[i + 1 :]
-        ns, _ = parser.parse_known_args([*pre, "collections"])
-        return cmd_train(rest, ns.home)
+    i = _command_index(argv)
+    if i is not None and argv[i] == "train":
+        ns, _ = parser.parse_known_args([*argv[:i], "collections"])
+        return cmd_train(argv[i + 1 :], ns.home)
     args = parser.parse_args(argv)
     handlers = {
         "ingest": cmd_ingest,

@@ -65,3 +65,12 @@ def test_errors_are_messages_with_an_exit_code(
     assert "No model named 'nope'" in capsys.readouterr().err
     assert main(["models", "add", str(library / "boiler.pdf")]) == 1
     assert "GGUF" in capsys.readouterr().err
+
+
+def test_train_is_recognised_only_as_the_command() -> None:
+    from engine.cli import _command_index
+
+    assert _command_index(["--home", "/x", "train", "--base", "m"]) == 2
+    assert _command_index(["search", "train"]) == 0
+    assert _command_index(["--home=/x", "ask", "how to train"]) == 1
+    assert _command_index([]) is None
