@@ -49,6 +49,11 @@ class Source:
     heading: str = ""
 
 
+def last_turn(messages: Sequence[dict[str, str]], role: str) -> str:
+    """The text of the last message of `role` in a conversation, or ""."""
+    return next((m["content"] for m in reversed(messages) if m["role"] == role), "")
+
+
 @dataclass(frozen=True)
 class Example:
     """One conversation to learn from; the assistant's turns are what the model is taught."""
@@ -61,14 +66,12 @@ class Example:
     @property
     def question(self) -> str:
         """The last user turn (the question shown when answers are compared)."""
-        users = [m["content"] for m in self.messages if m["role"] == "user"]
-        return users[-1] if users else ""
+        return last_turn(self.messages, "user")
 
     @property
     def answer(self) -> str:
         """The last assistant turn."""
-        replies = [m["content"] for m in self.messages if m["role"] == "assistant"]
-        return replies[-1] if replies else ""
+        return last_turn(self.messages, "assistant")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"messages": list(self.messages), "line": self.line}

@@ -17,13 +17,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
 from app import icons
 from app.wizard.context import WizardContext
-from app.wizard.widgets import PageHeader, Step, bold, card, muted
+from app.wizard.widgets import Step, bold, card, muted, page_layout
 from app.worker import MODEL, TaskError
 from engine.errors import HearthError
 
@@ -73,16 +72,11 @@ class CompareStep(Step):
         self._build()
 
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Compare",
-                "The same questions answered by the base model and by the tuned one. The "
-                "held-out questions were never trained on.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Compare",
+            "The same questions answered by the base model and by the tuned one. The "
+            "held-out questions were never trained on.",
         )
         res, rbox = card(self)
         self.result_title = bold("", res)
@@ -227,17 +221,12 @@ class UseStep(Step):
     def __init__(self, ctx: WizardContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Use the tuned model",
-                "The tuned model is the base model with your adapter switched on. Chat with "
-                "it, and switch the adapter off again whenever you like: the base model is "
-                "unchanged.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Use the tuned model",
+            "The tuned model is the base model with your adapter switched on. Chat with "
+            "it, and switch the adapter off again whenever you like: the base model is "
+            "unchanged.",
         )
         frame, box = card(self)
         self.name = bold("", frame)

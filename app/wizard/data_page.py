@@ -43,7 +43,7 @@ from app.wizard.dataset import (
     save_pairs,
 )
 from app.wizard.process import TrainingProcess
-from app.wizard.widgets import PageHeader, Step, bold, card, muted
+from app.wizard.widgets import Step, bold, card, muted, page_layout
 from app.worker import WORK, TaskError
 from engine.errors import HearthError
 from trainer.events import Prepare
@@ -87,17 +87,12 @@ class DataStep(Step):
     # --- building ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Your training data",
-                "The model learns from pairs of a question and the answer you want. Let the "
-                "chat model write pairs from one of your collections, or import a file you "
-                "made; then read them, fix or delete what is wrong.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Your training data",
+            "The model learns from pairs of a question and the answer you want. Let the "
+            "chat model write pairs from one of your collections, or import a file you "
+            "made; then read them, fix or delete what is wrong.",
         )
         frame, box = card(self)
         self.from_collection = QRadioButton("Write pairs from a collection", frame)

@@ -47,13 +47,11 @@ class Pair:
 
     @property
     def question(self) -> str:
-        users = [m["content"] for m in self.messages if m["role"] == "user"]
-        return users[-1] if users else ""
+        return tdata.last_turn(self.messages, "user")
 
     @property
     def answer(self) -> str:
-        replies = [m["content"] for m in self.messages if m["role"] == "assistant"]
-        return replies[-1] if replies else ""
+        return tdata.last_turn(self.messages, "assistant")
 
     def set_last(self, role: str, text: str) -> None:
         for m in reversed(self.messages):

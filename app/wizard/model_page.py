@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
 from app.text import human_count, human_duration, human_size
 from app.wizard.context import WizardContext
@@ -19,7 +19,7 @@ from app.wizard.hardware import (
     plan_run,
     read_model_shape,
 )
-from app.wizard.widgets import PageHeader, Step, bold, card, muted
+from app.wizard.widgets import Step, bold, card, muted, page_layout
 from engine.errors import HearthError
 from trainer.config import load_preset, preset_names
 from trainer.memory import GIB, ModelShape
@@ -77,17 +77,12 @@ class ModelStep(Step):
         self._build()
 
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Model and preset",
-                "Choose the model to fine-tune. Hearth trains a small adapter on top of it "
-                "(LoRA) and never changes the model file itself. The preset sizes the run for "
-                "this computer.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Model and preset",
+            "Choose the model to fine-tune. Hearth trains a small adapter on top of it "
+            "(LoRA) and never changes the model file itself. The preset sizes the run for "
+            "this computer.",
         )
         frame, box = card(self)
         grid = QGridLayout()

@@ -23,14 +23,13 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
 from app import icons, theme
 from app.text import human_time, plural
 from app.wizard.context import WizardContext
-from app.wizard.widgets import SERIES_COLORS, LossPlot, PageHeader, Step, muted
+from app.wizard.widgets import SERIES_COLORS, LossPlot, Step, muted, page_layout
 from engine.errors import HearthError
 
 RESUMABLE = ("cancelled", "interrupted", "failed")
@@ -73,16 +72,11 @@ class RunsView(Step):
         self.ctx = ctx
         self.runs: list[Any] = []
         self.records: dict[str, Any] = {}
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Past runs",
-                "Every fine-tuning run with its settings, loss curves and results. Select "
-                "several runs (Ctrl or Shift) to compare them.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Past runs",
+            "Every fine-tuning run with its settings, loss curves and results. Select "
+            "several runs (Ctrl or Shift) to compare them.",
         )
         buttons = QHBoxLayout()
         self.summary = muted("", self)

@@ -23,7 +23,7 @@ from app import icons
 from app.text import human_duration
 from app.wizard.context import WizardContext
 from app.wizard.process import TrainingProcess
-from app.wizard.widgets import LossPlot, PageHeader, Step, bold, card, muted
+from app.wizard.widgets import LossPlot, Step, bold, card, muted, page_layout
 from engine.errors import HearthError
 from trainer import events as ev
 
@@ -64,16 +64,11 @@ class TrainStep(Step):
         self._build()
 
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(10)
-        lay.addWidget(
-            PageHeader(
-                "Train",
-                "Training runs in its own process: keep using Hearth meanwhile. Cancel keeps "
-                "what was learnt so far, and Resume continues from there.",
-                self,
-            )
+        lay = page_layout(
+            self,
+            "Train",
+            "Training runs in its own process: keep using Hearth meanwhile. Cancel keeps "
+            "what was learnt so far, and Resume continues from there.",
         )
         top, tbox = card(self)
         row = QHBoxLayout()

@@ -162,6 +162,15 @@ class PageHeader(QWidget):
         lay.addWidget(self.intro)
 
 
+def page_layout(page: QWidget, title: str, intro: str) -> QVBoxLayout:
+    """The layout every wizard page starts with: no margins, the usual spacing, its header."""
+    lay = QVBoxLayout(page)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(10)
+    lay.addWidget(PageHeader(title, intro, page))
+    return lay
+
+
 def card(parent: QWidget | None = None) -> tuple[QFrame, QVBoxLayout]:
     """A rounded panel (the app's "Card" style) and its layout."""
     frame = QFrame(parent)
