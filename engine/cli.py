@@ -194,7 +194,8 @@ def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
     from engine.chat.answer import Turn
 
     coll = h.collection_info(args.collection)
-    conversation = h.conversations.create(title="Terminal chat", collection=coll.name)
+    # Untitled: the first question becomes the title, as in the app.
+    conversation = h.conversations.create(collection=coll.name)
     history: list[Turn] = []
     print(
         f"Chatting with '{coll.name}' ({coll.documents} documents). Ctrl-C stops an answer; "
@@ -210,8 +211,6 @@ def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
             return 0
         if not question:
             continue
-        if len(history) == 0:
-            h.conversations.rename(conversation.id, question[:60])
         print("hearth> ", end="", flush=True)
         answer = _stream_answer(h, question, args, history)
         if answer is None:

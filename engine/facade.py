@@ -223,7 +223,7 @@ class Hearth:
         info = self.models.get(model) if model else self.models.default(self.settings.chat_model)
         if info is not None:
             yield Status(f"Loading {info.name}…")
-            chat_model = self.load_model(info.name)
+            chat_model = self._load_model(info)
         yield from answer_question(
             question,
             hits=hits,
@@ -260,13 +260,15 @@ class Hearth:
 
     def load_model(self, name: str) -> ChatModel:
         """Load a chat model (or switch the adapter of the loaded one) with current settings."""
+        return self._load_model(self.models.get(name))
+
+    def _load_model(self, info: ModelInfo) -> ChatModel:
         with self._lock:
             if self._runtime is None:
                 from engine.llm.runtime import ModelRuntime
 
                 self._runtime = ModelRuntime()
             runtime = self._runtime
-        info = self.models.get(name)
         base = self.models.get(info.base) if info.base else None
         return runtime.get(
             info,
