@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
     from engine.llm.registry import ModelInfo, ModelRegistry
-    from engine.llm.runtime import ChatModel, ModelRuntime
+    from engine.llm.base import ChatModel
+    from engine.llm.runtime import ModelRuntime
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
 

@@ -4,7 +4,7 @@ transformers' tokenizer for a GGUF splits text after special tokens differently 
 llama.cpp, and an adapter trained on other tokens than the ones it meets in chat learns the
 wrong thing. So training text is rendered with the model's own chat template and tokenized by
 llama.cpp from the same GGUF file (vocabulary only, no weights), following the same rules as
-the engine's ChatModel: control-token text inside a message is defused, BOS is added when the
+the engine's LlamaModel: control-token text inside a message is defused, BOS is added when the
 vocabulary asks for it and the template has not written it.
 """
 

@@ -29,7 +29,7 @@ from engine.events import (
 )
 
 if TYPE_CHECKING:
-    from engine.llm.runtime import ChatModel
+    from engine.llm.base import ChatModel
 
 MIN_SIMILARITY = 0.2
 """Cosine similarity (all-MiniLM-L6-v2) below which a passage is taken as unrelated to the
@@ -147,7 +147,7 @@ def answer_question(
 
     turns = qa_pairs(history)
     plan = None
-    transcript = getattr(model, "transcript", None)
+    transcript = model.transcript
     if isinstance(transcript, Transcript) and transcript.turns == tuple(turns):
         # The model's cache holds this very conversation: add to it rather than rebuild it.
         plan = continue_prompt(
@@ -205,15 +205,14 @@ def answer_question(
             if cancel is not None and cancel.cancelled:
                 break
     finally:
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
     cancelled = bool(cancel is not None and cancel.cancelled)
 
     text = "".join(parts).strip()
     model.transcript = plan.transcript(question, text, turns)
-    stats = getattr(model, "last_stats", None)
-    completion = getattr(stats, "completion_tokens", None)
-    if completion is None:
-        completion = model.count_tokens(text) if text else 0
+    completion = model.last_stats.completion_tokens
+    if not completion and text:
+        completion = model.count_tokens(text)
     cited = parse_citations(text, len(plan.sources))
     grounded = bool(cited) or not declines(text)
     yield finish(

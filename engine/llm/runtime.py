@@ -1,6 +1,6 @@
 """Running a GGUF chat model with llama.cpp: load, stream, cancel, switch adapters.
 
-`ChatModel` wraps one `llama_cpp.Llama`. It formats chats with the GGUF's own template, streams
+`LlamaModel` wraps one `llama_cpp.Llama`. It formats chats with the GGUF's own template, streams
 text token by token through `Llama.generate` (sampling happens in llama.cpp, and a prompt that
 starts like the previous one reuses the cached prefix), stops promptly when cancelled -- also in
 the middle of a long prompt, through llama.cpp's abort callback -- and switches LoRA adapters
@@ -17,13 +17,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import MissingDependency, ModelError, ModelTooLarge
 from engine.events import CancelToken
+from engine.llm.base import GenerationStats
 from engine.llm.registry import ModelInfo
 
 CHATML_TEMPLATE = (
@@ -95,18 +96,6 @@ def default_threads() -> tuple[int, int]:
     return decode, logical
 
 
-@dataclass(frozen=True)
-class GenerationStats:
-    """Figures of the last `stream_chat` call."""
-
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    """Prompt tokens reused from llama.cpp's cache instead of being evaluated again."""
-    completion_tokens: int = 0
-    seconds_to_first_token: float | None = None
-    seconds: float = 0.0
-    cancelled: bool = False
-
 
 class _LogCapture:
     """Collects llama.cpp's warning and error lines while a model or adapter loads.
@@ -159,8 +148,8 @@ class _LogCapture:
         return "; ".join(dict.fromkeys(cleaned))
 
 
-class ChatModel:
-    """One loaded GGUF model. Use it from one thread at a time."""
+class LlamaModel:
+    """One loaded GGUF model (a `ChatModel`). Use it from one thread at a time."""
 
     def __init__(
         self,
@@ -352,7 +341,7 @@ class ChatModel:
         temperature: float,
         cancel: CancelToken | None = None,
         stop: list[str] | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield the reply to `messages` piece by piece.
 
         Stops at the model's end-of-generation token, at a `stop` string (not yielded), after
@@ -521,7 +510,7 @@ def estimate_memory(
 
 
 class ModelRuntime:
-    """Holds at most one loaded ChatModel and hands it out, loading or switching as asked."""
+    """Holds at most one loaded LlamaModel and hands it out, loading or switching as asked."""
 
     def __init__(
         self,
@@ -531,12 +520,12 @@ class ModelRuntime:
     ) -> None:
         self._available = available_memory
         self._n_threads = n_threads
-        self._model: ChatModel | None = None
+        self._model: LlamaModel | None = None
         self._key: tuple[str, int, int] | None = None
         self._lock = threading.RLock()
 
     @property
-    def loaded(self) -> ChatModel | None:
+    def loaded(self) -> LlamaModel | None:
         return self._model
 
     def _check_memory(
@@ -593,7 +582,7 @@ class ModelRuntime:
         base: ModelInfo | None = None,
         context_length: int,
         gpu_layers: int,
-    ) -> ChatModel:
+    ) -> LlamaModel:
         """The model for `info`, loaded if needed; an adapter entry reuses a loaded base.
 
         `base` is the registry entry of an adapter entry's base model (its file is loaded).
@@ -612,7 +601,7 @@ class ModelRuntime:
                         f"remove the model with `hearth models remove {info.name}`."
                     )
                 self._check_memory(info, base, context_length, gpu_layers)
-                self._model = ChatModel(
+                self._model = LlamaModel(
                     info,
                     model_path=model_path,
                     context_length=context_length,

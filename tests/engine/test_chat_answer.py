@@ -12,7 +12,8 @@ from engine.chat.answer import ADD_MODEL_TEXT, NOT_FOUND_TEXT, Turn, answer_ques
 from engine.config import Paths, Settings
 from engine.events import Answer, AnswerFinished, CancelToken, Hit, Retrieved, Status, Token
 from engine.llm.registry import ModelInfo, ModelRegistry
-from engine.llm.runtime import ChatModel
+from engine.llm.base import ChatModel, GenerationStats
+from engine.llm.runtime import LlamaModel
 
 SETTINGS = Settings(max_answer_tokens=24, passages=3, temperature=0.0)
 
@@ -48,14 +49,14 @@ def run(events: Iterator[object]) -> tuple[list[object], Answer]:
 
 
 @pytest.fixture
-def model(hearth_home: Path, tiny_gguf: Path) -> Iterator[ChatModel]:
+def model(hearth_home: Path, tiny_gguf: Path) -> Iterator[LlamaModel]:
     info = ModelRegistry(Paths(hearth_home).ensure()).add(tiny_gguf)
-    m = ChatModel(info, context_length=1024, n_threads=1)
+    m = LlamaModel(info, context_length=1024, n_threads=1)
     yield m
     m.close()
 
 
-def test_streams_an_answer_with_the_real_model(model: ChatModel) -> None:
+def test_streams_an_answer_with_the_real_model(model: LlamaModel) -> None:
     events, answer = run(
         answer_question("What is the pump pressure?", hits=HITS, model=model, settings=SETTINGS)
     )
@@ -74,7 +75,7 @@ def test_streams_an_answer_with_the_real_model(model: ChatModel) -> None:
     assert set(answer.cited) <= {1, 2, 3}
 
 
-def test_cancel_mid_answer_keeps_the_text_so_far(model: ChatModel) -> None:
+def test_cancel_mid_answer_keeps_the_text_so_far(model: LlamaModel) -> None:
     cancel = CancelToken()
     events = []
     for event in answer_question(
@@ -94,7 +95,7 @@ def test_cancel_mid_answer_keeps_the_text_so_far(model: ChatModel) -> None:
     assert not again.cancelled and again.completion_tokens > 2
 
 
-def test_no_relevant_passage_gives_a_plain_not_found(model: ChatModel) -> None:
+def test_no_relevant_passage_gives_a_plain_not_found(model: LlamaModel) -> None:
     unrelated = [hit(1, "Paris is the capital of France.", similarity=0.05)]
     for hits in ([], unrelated):
         events, answer = run(
@@ -128,7 +129,7 @@ def test_without_a_model_the_best_passages_are_the_answer() -> None:
 
 
 class ScriptedModel:
-    """Stands in for ChatModel where the test must choose the answer's words."""
+    """Stands in for LlamaModel where the test must choose the answer's words."""
 
     n_ctx = 2048
 
@@ -145,6 +146,8 @@ class ScriptedModel:
             chat_template=None,
         )
         self.messages: list[dict[str, str]] = []
+        self.transcript: object = None
+        self.last_stats = GenerationStats()
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -155,6 +158,10 @@ class ScriptedModel:
     def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):  # type: ignore[no-untyped-def]
         self.messages = messages
         yield from self.reply
+
+
+def test_a_scripted_model_is_a_chat_model() -> None:
+    assert isinstance(ScriptedModel([]), ChatModel)
 
 
 def test_citations_map_to_the_sources() -> None:
@@ -232,7 +239,7 @@ def test_a_conversation_starts_afresh_when_it_has_shown_enough_passages() -> Non
     assert numbered == [1, 2, 3, 1], "three passages per conversation prompt, then afresh"
 
 
-def test_a_follow_up_reads_only_the_new_message(model: ChatModel) -> None:
+def test_a_follow_up_reads_only_the_new_message(model: LlamaModel) -> None:
     _, first = run(
         answer_question("What is the pump pressure?", hits=HITS, model=model, settings=SETTINGS)
     )

@@ -13,7 +13,7 @@ from engine.config import Paths
 from engine.errors import ModelError
 from engine.events import Hit
 from engine.llm.registry import ModelRegistry
-from engine.llm.runtime import ChatModel
+from engine.llm.runtime import LlamaModel
 
 
 def hit(n: int, text: str, *, page: int | None = None, heading: str = "") -> Hit:
@@ -32,9 +32,9 @@ def hit(n: int, text: str, *, page: int | None = None, heading: str = "") -> Hit
 
 
 @pytest.fixture
-def model(hearth_home: Path, tiny_gguf: Path) -> Iterator[ChatModel]:
+def model(hearth_home: Path, tiny_gguf: Path) -> Iterator[LlamaModel]:
     info = ModelRegistry(Paths(hearth_home).ensure()).add(tiny_gguf)
-    m = ChatModel(info, context_length=1024, n_threads=1)
+    m = LlamaModel(info, context_length=1024, n_threads=1)
     yield m
     m.close()
 
@@ -83,7 +83,7 @@ def test_unanswered_questions_are_left_out_of_history() -> None:
     assert [m["content"] for m in plan.messages[1:]] == ["First?", "One.", "Now?"]
 
 
-def test_drops_old_turns_then_passages_then_trims(model: ChatModel) -> None:
+def test_drops_old_turns_then_passages_then_trims(model: LlamaModel) -> None:
     words = "pump valve filter water heat pressure boiler reset error code "
     hits = [hit(n, f"Passage {n}: " + words * 6) for n in range(1, 6)]
     history = []
@@ -133,7 +133,7 @@ def test_drops_old_turns_then_passages_then_trims(model: ChatModel) -> None:
     assert tight.max_answer_tokens == min(reserve, 450 - tight.prompt_tokens)
 
 
-def test_a_question_that_cannot_fit_is_an_error(model: ChatModel) -> None:
+def test_a_question_that_cannot_fit_is_an_error(model: LlamaModel) -> None:
     with pytest.raises(ModelError, match="Shorten the question"):
         fit_prompt(
             "why " * 400,

@@ -138,10 +138,10 @@ def test_prompt_tokens_are_the_ones_chat_uses(
     tokenizer, tiny_gguf: Path, hearth_home: Path
 ) -> None:
     from engine.llm.registry import ModelRegistry
-    from engine.llm.runtime import ChatModel
+    from engine.llm.runtime import LlamaModel
 
     info = ModelRegistry(Paths(hearth_home)).add(tiny_gguf)
-    chat = ChatModel(info, context_length=256, gpu_layers=0)
+    chat = LlamaModel(info, context_length=256, gpu_layers=0)
     try:
         for messages in (
             [{"role": "user", "content": "what is the pump setting"}],

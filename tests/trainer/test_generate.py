@@ -107,10 +107,10 @@ def test_a_real_model_writing_junk_never_crashes_the_run(
     tiny_gguf: Path, hearth_home: Path
 ) -> None:
     from engine.llm.registry import ModelRegistry
-    from engine.llm.runtime import ChatModel
+    from engine.llm.runtime import LlamaModel
 
     info = ModelRegistry(Paths(hearth_home)).add(tiny_gguf)
-    chat = ChatModel(info, context_length=512, gpu_layers=0)
+    chat = LlamaModel(info, context_length=512, gpu_layers=0)
     chunks = [Chunk(TEXT, Path("/docs/heater.pdf"), p) for p in range(1, 4)]
     try:
         items = list(generate_pairs(chunks, chat, max_tokens=24, temperature=0.8))
