@@ -316,7 +316,7 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
             print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
             return 0
         for key, value in info.items():
-            if key not in ("chat_template", "kind_reason") and value not in (None, "", {}):
+            if key not in ("chat_template", "kind", "kind_reason") and value not in (None, "", {}):
                 print(f"{key:>16}: {value}")
         print(f"{'kind':>16}: {m.kind} ({m.kind_reason})")
         print(f"{'prompt format':>16}: {_prompt_format(m)}")

@@ -51,14 +51,27 @@ class GGUFInfo:
     """Sampling the GGUF recommends (`general.sampling.*`), by Hearth's names (`SAMPLING_KEYS`)."""
 
 
-def _file_type_names() -> dict[int, str]:
-    import gguf
+FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
+    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S",
+    29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+}  # fmt: skip
+"""`general.file_type` -> name, as in `gguf.LlamaFileType` (a test keeps them equal). Kept here
+because importing `gguf` (numpy and all) costs 0.2 s of `hearth models add`."""
 
-    names = {}
-    for member in gguf.LlamaFileType:
-        label = member.name.removeprefix("MOSTLY_").removeprefix("ALL_")
-        names[int(member.value)] = label
-    return names
+
+def _file_type_name(file_type: int) -> str | None:
+    if file_type in FILE_TYPES:
+        return FILE_TYPES[file_type]
+    import gguf  # a type newer than the table
+
+    try:
+        member = gguf.LlamaFileType(file_type)
+    except ValueError:
+        return None
+    return member.name.removeprefix("MOSTLY_").removeprefix("ALL_")
 
 
 def _tensor_type_name(type_id: int) -> str:
@@ -309,7 +322,7 @@ def read_gguf_info(path: Path) -> GGUFInfo:
     is_adapter = header.get("general.type") == "adapter" or adapter_type is not None
 
     file_type = header.get("general.file_type")
-    quantization = _file_type_names().get(file_type) if isinstance(file_type, int) else None
+    quantization = _file_type_name(file_type) if isinstance(file_type, int) else None
     if quantization is None:
         quantization = _tensor_quantization(header)
 

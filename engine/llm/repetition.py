@@ -114,7 +114,9 @@ class RepetitionGuard:
             return None
         for period in range(1, 17):
             if tail[period:] == tail[:-period]:
-                start = len(self.text) - self.min_chars
+                text, start = self.text, len(self.text) - self.min_chars
+                while start > 0 and text[start - 1] == text[start - 1 + period]:
+                    start -= 1  # back to where the run began
                 return Loop(cut=start + period, what=tail[:period])
         return None
 

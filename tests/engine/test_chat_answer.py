@@ -4,15 +4,18 @@ the text itself matters (random weights cannot write "[2]")."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine.chat.answer import ADD_MODEL_TEXT, NOT_FOUND_TEXT, Turn, answer_question
+from engine.chat.prompt import BASE_MODEL_PREFACE
 from engine.config import Paths, Settings
 from engine.events import Answer, AnswerFinished, CancelToken, Hit, Retrieved, Status, Token
-from engine.llm.registry import ModelInfo, ModelRegistry
 from engine.llm.base import ChatModel, GenerationStats
+from engine.llm.registry import ModelInfo, ModelRegistry
+from engine.llm.repetition import REPETITION_NOTE
 from engine.llm.runtime import LlamaModel
 
 SETTINGS = Settings(max_answer_tokens=24, passages=3, temperature=0.0)
@@ -254,3 +257,28 @@ def test_a_follow_up_reads_only_the_new_message(model: LlamaModel) -> None:
     assert stats.cached_tokens >= first_prompt, "the whole first prompt comes from the cache"
     assert stats.prompt_tokens == second.prompt_tokens > first_prompt
     assert second.sources == tuple(HITS), "[1]-[3] from before, [4] new"
+
+
+def test_a_looping_model_is_cut_with_a_note() -> None:
+    model = ScriptedModel(["CSV files hold ", "data [1]. "] + ["data "] * 300)
+    events, answer = run(
+        answer_question("What is in a CSV file?", hits=HITS, model=model, settings=SETTINGS)  # type: ignore[arg-type]
+    )
+    assert answer.text == "CSV files hold data [1]. data", "one round of the loop is kept"
+    assert answer.notes == (REPETITION_NOTE,)
+    assert answer.to_json()["notes"] == [REPETITION_NOTE]
+    streamed = sum(1 for e in events if isinstance(e, Token))
+    assert streamed < 40, "generation stops soon after the loop shows, not at the token limit"
+    assert model.transcript.turns[-1][1] == answer.text, "the follow-up sees the cut answer"
+
+    calm = ScriptedModel(["The pump runs at 3 bar [1]."])
+    _, fine = run(answer_question("Pressure?", hits=HITS, model=calm, settings=SETTINGS))  # type: ignore[arg-type]
+    assert fine.notes == ()
+
+
+def test_a_base_model_is_prompted_as_a_document() -> None:
+    model = ScriptedModel(["It runs at 3 bar [1]."])
+    model.info = replace(model.info, kind="base")
+    run(answer_question("What pressure?", hits=HITS, model=model, settings=SETTINGS))  # type: ignore[arg-type]
+    assert model.messages[0] == {"role": "system", "content": BASE_MODEL_PREFACE}
+    assert model.messages[-1]["content"].endswith("Question: What pressure?")
