@@ -41,12 +41,10 @@ class ModelManager(QObject):
     @property
     def current(self) -> str | None:
         """The model chat uses: the chosen one if installed, else the first one."""
-        names = self.model.names()
-        chosen = self.hearth.settings.chat_model
-        if chosen in names:
-            return chosen
-        plain = [m.name for m in self.model.models() if m.adapter is None]
-        return (plain or names or [None])[0]
+        from engine.llm.registry import choose_chat_model
+
+        chosen = choose_chat_model(self.model.models(), self.hearth.settings.chat_model)
+        return chosen.name if chosen is not None else None
 
     @property
     def has_model(self) -> bool:

@@ -56,6 +56,15 @@ def artifacts_dir() -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The desktop app's tests are the `gui` tier: `pytest -m "not slow and not gui"` is the
+    quick loop; CI runs everything."""
+    app_tests = TESTS / "app"
+    for item in items:
+        if app_tests in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.gui)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
     path = Path(os.environ.get("HEARTH_TEST_ARTIFACTS", TESTS.parent / "test-artifacts"))
     if path.exists() and any(path.iterdir()):

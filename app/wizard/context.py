@@ -123,12 +123,8 @@ class WizardContext(QObject):
         return [m for m in self.hearth.list_models() if m.adapter is None]
 
     def default_base(self) -> str | None:
-        models = self.hearth.list_models()
-        chosen = next((m for m in models if m.name == self.hearth.settings.chat_model), None)
-        if chosen is not None:
-            return chosen.base or chosen.name
-        plain = [m.name for m in models if m.adapter is None]
-        return plain[0] if plain else None
+        chosen = self.hearth.chat_model()
+        return (chosen.base or chosen.name) if chosen is not None else None
 
     def use_chat_model(self, name: str) -> None:
         """Make `name` the chat model, through the window's model manager when there is one."""

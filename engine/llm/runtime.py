@@ -17,8 +17,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,6 @@ def default_threads() -> tuple[int, int]:
     physical = max(1, min(physical, logical))
     decode = physical if physical <= 2 else physical - 1
     return decode, logical
-
 
 
 class _LogCapture:

@@ -11,8 +11,8 @@ import pytest
 from engine.chat.answer import ADD_MODEL_TEXT, NOT_FOUND_TEXT, Turn, answer_question
 from engine.config import Paths, Settings
 from engine.events import Answer, AnswerFinished, CancelToken, Hit, Retrieved, Status, Token
-from engine.llm.registry import ModelInfo, ModelRegistry
 from engine.llm.base import ChatModel, GenerationStats
+from engine.llm.registry import ModelInfo, ModelRegistry
 from engine.llm.runtime import LlamaModel
 
 SETTINGS = Settings(max_answer_tokens=24, passages=3, temperature=0.0)
