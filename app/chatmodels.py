@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,6 +16,10 @@ from app.models import ChatModelsModel
 from app.worker import MODEL, Runner, Task, TaskError
 from engine.config import Settings
 from engine.facade import Hearth
+
+if TYPE_CHECKING:
+    from engine.llm.registry import ModelInfo
+
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class ModelManager(QObject):
     def has_model(self) -> bool:
         return bool(self.model.rowCount())
 
-    def info(self, name: str | None = None):  # type: ignore[no-untyped-def]
+    def info(self, name: str | None = None) -> ModelInfo | None:
         name = name or self.current
         return next((m for m in self.model.models() if m.name == name), None)
 
@@ -73,7 +78,7 @@ class ModelManager(QObject):
         """Register a GGUF file (it stays where it is) and make it the chat model."""
         target = Path(path)
 
-        def work(cancel: object):  # type: ignore[no-untyped-def]
+        def work(cancel: object) -> tuple[ModelInfo, list[ModelInfo]]:
             info = self.hearth.add_model(target)
             return info, self.hearth.list_models()
 
@@ -93,7 +98,7 @@ class ModelManager(QObject):
         )
 
     def remove(self, name: str) -> Task:
-        def work(cancel: object):  # type: ignore[no-untyped-def]
+        def work(cancel: object) -> list[ModelInfo]:
             self.hearth.remove_model(name)
             return self.hearth.list_models()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,6 +32,10 @@ from app.models import ItemRole
 from app.text import human_count, human_size
 from engine.config import Settings
 from engine.facade import DEFAULT_EMBEDDING_MODEL, Hearth
+
+if TYPE_CHECKING:
+    from engine.llm.registry import ModelInfo
+
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 
@@ -177,7 +182,7 @@ class ModelsDialog(QDialog):
         manager.model.dataChanged.connect(self._selected)
         self._selected()
 
-    def _current(self):  # type: ignore[no-untyped-def]
+    def _current(self) -> ModelInfo | None:
         rows = self.table.selectionModel().selectedRows()
         return self.manager.model.data(rows[0], ItemRole) if rows else None
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -19,6 +20,10 @@ from app.worker import WORK, Runner, Task, TaskError
 from engine.errors import HearthError
 from engine.events import CancelToken, FileIndexed, IngestFinished, IngestStarted
 from engine.facade import SAMPLE_COLLECTION, Hearth
+
+if TYPE_CHECKING:
+    from engine.index.collection import CollectionInfo
+
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +94,7 @@ class Library(QObject):
         self._load_documents()
         self.currentChanged.emit(name)
 
-    def info(self, name: str | None = None):  # type: ignore[no-untyped-def]
+    def info(self, name: str | None = None) -> CollectionInfo | None:
         row = self.collections.row_of(name or self.current or "")
         return self.collections.item(row) if row >= 0 else None
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import (
@@ -54,6 +54,11 @@ from app.viewer import DocumentViewer
 from app.welcome import WelcomePage
 from app.worker import Runner
 from engine.facade import SAMPLE_COLLECTION, Hearth
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QModelIndex
+    from PySide6.QtGui import QDragLeaveEvent, QDragMoveEvent
+
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +366,7 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._update_header()
 
-    def _sidebar_collection(self, current, previous) -> None:  # type: ignore[no-untyped-def]
+    def _sidebar_collection(self, current: QModelIndex, previous: QModelIndex) -> None:
         if self._syncing or not current.isValid():
             return
         self.library.set_current(current.data())
@@ -483,7 +488,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.chat)
         self.chat.composer.edit.setFocus()
 
-    def _sidebar_conversation(self, index) -> None:  # type: ignore[no-untyped-def]
+    def _sidebar_conversation(self, index: QModelIndex) -> None:
         info = index.data(Qt.ItemDataRole.UserRole + 1)
         if info is not None and info.id != self.session.conversation_id:
             self.session.open_conversation(info.id)
@@ -644,10 +649,10 @@ class MainWindow(QMainWindow):
         self.overlay.show_for(text, self.splitter)
         self.welcome.drop.set_active(True)
 
-    def dragMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         event.acceptProposedAction()
 
-    def dragLeaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
         self.overlay.hide()
         self.welcome.drop.set_active(False)
 

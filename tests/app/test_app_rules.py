@@ -14,7 +14,7 @@ from engine.cli import main
 
 def test_a_file_dropped_on_the_window_is_found_by_hearth_ask(
     open_window, qtbot, tmp_path: Path, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_pdf(tmp_path / "boiler.pdf", [[("h1", "Pressure"), ("p", "Keep the boiler at 1.5 bar.")]])
     window = open_window()
     drop(window, [tmp_path / "boiler.pdf"])
