@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QIconEngine, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QIconEngine, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from app import theme
@@ -99,10 +99,6 @@ class _SvgEngine(QIconEngine):
 def icon(name: str, color: str | None = None) -> QIcon:
     """A theme-coloured line icon (`color` overrides, e.g. white on the accent button)."""
     return QIcon(_SvgEngine(name, color))
-
-
-def colored(name: str, color: str) -> QIcon:
-    return icon(name, QColor(color).name())
 
 
 @cache

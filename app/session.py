@@ -30,8 +30,6 @@ class ChatSession(QObject):
     busyChanged = Signal(bool)
     conversationChanged = Signal(object)
     """The open conversation's id, or None for a new, unsaved chat."""
-    sourcesShown = Signal(int)
-    """The message row whose sources the sources panel now shows."""
     error = Signal(str)
     message = Signal(str)
 
@@ -306,4 +304,3 @@ class ChatSession(QObject):
             )
         else:
             self.sources.set_sources((), (), row=-1, collection=self.collection)
-        self.sourcesShown.emit(row)

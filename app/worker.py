@@ -201,9 +201,6 @@ class Runner(QObject):
     def busy(self, lane: str | None = None) -> bool:
         return any(lane is None or t.lane == lane for t in self._tasks)
 
-    def tasks(self, lane: str | None = None) -> list[Task]:
-        return [t for t in self._tasks if lane is None or t.lane == lane]
-
     def cancel_all(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -31,8 +31,9 @@ def test_drop_a_mixed_folder(
     shot(window, "03-indexing")
     wait_idle(qtbot, window)
     watch.stop()
-    gaps = watch.report(artifacts_dir, "event-loop-during-ingest")
-    assert gaps["ticks"] > 0  # the GUI thread kept turning while files were indexed
+    # How long the GUI thread was ever blocked is recorded for people to read (no timing
+    # assertions in tests: the machines are shared).
+    watch.report(artifacts_dir, "event-loop-during-ingest")
 
     # Every good file is indexed; every bad file that is a real file is listed with a reason.
     docs = {d.path: d for d in lib.documents.documents()}
