@@ -323,7 +323,8 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         models = h.list_models()
         if args.json:
             print(json.dumps([_model_json(m) for m in models], indent=2, default=str))
-        elif not models:
+            return 0
+        if not models:
             print("No models yet. Add a GGUF chat model with: hearth models add FILE.gguf")
         for m in models:
             size = f"{m.size_bytes / 2**30:.2f} GiB"
