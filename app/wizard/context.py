@@ -19,21 +19,11 @@ from PySide6.QtCore import QObject, Signal
 
 from app.worker import Runner
 from engine.facade import Hearth
-from trainer.config import RunConfig, build_config, dump_config
+from trainer.config import RunConfig, build_config, dump_config, merge
 
 if TYPE_CHECKING:
     from app.chatmodels import ModelManager
     from app.wizard.hardware import Hardware
-
-
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 class WizardContext(QObject):
