@@ -8,6 +8,7 @@ rather than on every token, so a fast model cannot flood the GUI thread. Citatio
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QFontMetrics, QKeyEvent, QWheelEvent
@@ -27,6 +28,10 @@ from PySide6.QtWidgets import (
 from app import icons, theme
 from app.models import ChatMessage, MessagesModel
 from app.text import link_citations, plural
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QResizeEvent
+
 
 MAX_COLUMN = 860
 RENDER_MS = 60
@@ -55,7 +60,7 @@ class MessageBody(QTextBrowser):
         if height != self.height():
             self.setFixedHeight(max(height, 18))
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -174,7 +179,7 @@ class MessageWidget(QWidget):
             self.body.setMarkdown(link_citations(msg.text, len(msg.sources)))
         self.body.setVisible(bool(msg.text))
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_width()
 

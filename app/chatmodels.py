@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,6 +16,10 @@ from app.models import ChatModelsModel
 from app.worker import MODEL, Runner, Task, TaskError
 from engine.config import Settings
 from engine.facade import Hearth
+
+if TYPE_CHECKING:
+    from engine.llm.registry import ModelInfo
+
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +46,16 @@ class ModelManager(QObject):
     @property
     def current(self) -> str | None:
         """The model chat uses: the chosen one if installed, else the first one."""
-        names = self.model.names()
-        chosen = self.hearth.settings.chat_model
-        if chosen in names:
-            return chosen
-        plain = [m.name for m in self.model.models() if m.adapter is None]
-        return (plain or names or [None])[0]
+        from engine.llm.registry import choose_chat_model
+
+        chosen = choose_chat_model(self.model.models(), self.hearth.settings.chat_model)
+        return chosen.name if chosen is not None else None
 
     @property
     def has_model(self) -> bool:
         return bool(self.model.rowCount())
 
-    def info(self, name: str | None = None):  # type: ignore[no-untyped-def]
+    def info(self, name: str | None = None) -> ModelInfo | None:
         name = name or self.current
         return next((m for m in self.model.models() if m.name == name), None)
 
@@ -75,7 +78,7 @@ class ModelManager(QObject):
         """Register a GGUF file (it stays where it is) and make it the chat model."""
         target = Path(path)
 
-        def work(cancel: object):  # type: ignore[no-untyped-def]
+        def work(cancel: object) -> tuple[ModelInfo, list[ModelInfo]]:
             info = self.hearth.add_model(target)
             return info, self.hearth.list_models()
 
@@ -95,7 +98,7 @@ class ModelManager(QObject):
         )
 
     def remove(self, name: str) -> Task:
-        def work(cancel: object):  # type: ignore[no-untyped-def]
+        def work(cancel: object) -> list[ModelInfo]:
             self.hearth.remove_model(name)
             return self.hearth.list_models()
 

@@ -1,9 +1,10 @@
-"""Dialogs: a new collection, the installed models, and the settings."""
+"""Dialogs: a new collection, the installed models, the settings, and the About box."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,7 +31,11 @@ from app.chatmodels import ModelManager
 from app.models import ItemRole
 from app.text import human_count, human_size
 from engine.config import Settings
-from engine.facade import DEFAULT_EMBEDDING_MODEL
+from engine.facade import DEFAULT_EMBEDDING_MODEL, Hearth
+
+if TYPE_CHECKING:
+    from engine.llm.registry import ModelInfo
+
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 
@@ -177,7 +182,7 @@ class ModelsDialog(QDialog):
         manager.model.dataChanged.connect(self._selected)
         self._selected()
 
-    def _current(self):  # type: ignore[no-untyped-def]
+    def _current(self) -> ModelInfo | None:
         rows = self.table.selectionModel().selectedRows()
         return self.manager.model.data(rows[0], ItemRole) if rows else None
 
@@ -370,3 +375,56 @@ def _section(text: str) -> QLabel:
     label.setObjectName("SectionLabel")
     label.setContentsMargins(0, 8, 0, 0)
     return label
+
+
+class AboutDialog(QDialog):
+    """Version, license, what Hearth bundles and under which licenses, where data lives."""
+
+    def __init__(
+        self, hearth: Hearth, *, gpu_available: bool | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        import html
+
+        from PySide6.QtWidgets import QTextBrowser
+
+        from engine.about import about_info
+
+        info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
+        if gpu_available is None:
+            gpu_text = "not checked yet (it is when a model first loads)"
+        elif gpu_available:
+            gpu_text = "available — chat models are offloaded to the GPU"
+        else:
+            gpu_text = "not available in this build — chat runs on the CPU"
+        rows = "".join(
+            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c.get('version') or '')}</td>"
+            f"<td>{html.escape(c['license'])}</td></tr>"
+            for c in info["components"]
+        )
+        files = "".join(
+            f'<li><a href="file://{html.escape(path)}">{html.escape(label)}</a></li>'
+            for label, path in info["license_files"].items()
+        )
+        self.setWindowTitle("About Hearth")
+        self.resize(560, 600)
+        text = QTextBrowser(self)
+        text.setOpenExternalLinks(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        text.setHtml(
+            f"<h3>Hearth {html.escape(info['version'])}</h3>"
+            "<p>Private, offline document chat on your own computer. Your documents, questions "
+            "and answers never leave it.</p>"
+            f"<p><b>Data folder:</b> {html.escape(str(hearth.paths.home))}<br>"
+            f"<b>GPU offload:</b> {gpu_text}</p>"
+            f"<p>{html.escape(info['source_note'])}</p>"
+            f"<ul>{files}</ul>"
+            "<p><b>Bundled components</b></p>"
+            f"<table cellspacing='4'><tr><th align='left'>Component</th>"
+            f"<th align='left'>Version</th><th align='left'>License</th></tr>{rows}</table>",
+        )
+        self.text = text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -23,11 +24,17 @@ from app import icons, theme
 from app.models import DocumentsModel, ItemRole, StateRole
 from app.text import plural
 
+if TYPE_CHECKING:
+    from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
 
 class _StateDelegate(QStyledItemDelegate):
     """Failed rows in the danger colour; the rest as usual."""
 
-    def initStyleOption(self, option, index) -> None:  # type: ignore[no-untyped-def]
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().initStyleOption(option, index)
         if index.data(StateRole) == "failed" and index.column() in (4, 5):
             option.palette.setColor(option.palette.ColorRole.Text, QColor(theme.colors().danger))

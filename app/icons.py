@@ -7,13 +7,18 @@ the colour given) at the sizes a button asks for, sharp on high-DPI screens.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QIconEngine, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QIconEngine, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from app import theme
 from engine.resources import icons_dir
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QRect
+
 
 _PATHS: dict[str, str] = {
     "plus": '<path d="M12 5v14M5 12h14"/>',
@@ -76,7 +81,7 @@ class _SvgEngine(QIconEngine):
             c = theme.colors().muted
         return QSvgRenderer(QByteArray(svg(self._name, c)))
 
-    def paint(self, painter: QPainter, rect, mode: QIcon.Mode, state: QIcon.State) -> None:  # type: ignore[no-untyped-def]
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
         self._renderer(mode).render(painter, QRectF(rect))
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
@@ -94,10 +99,6 @@ class _SvgEngine(QIconEngine):
 def icon(name: str, color: str | None = None) -> QIcon:
     """A theme-coloured line icon (`color` overrides, e.g. white on the accent button)."""
     return QIcon(_SvgEngine(name, color))
-
-
-def colored(name: str, color: str) -> QIcon:
-    return icon(name, QColor(color).name())
 
 
 @cache

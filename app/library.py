@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -20,9 +21,11 @@ from engine.errors import HearthError
 from engine.events import CancelToken, FileIndexed, IngestFinished, IngestStarted
 from engine.facade import SAMPLE_COLLECTION, Hearth
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from engine.index.collection import CollectionInfo
 
-DEFAULT_COLLECTION = "My documents"
+
+log = logging.getLogger(__name__)
 
 
 class Library(QObject):
@@ -46,6 +49,7 @@ class Library(QObject):
         self.current: str | None = None
         self._ingest_tasks: list[Task] = []
         self._active: Task | None = None
+        self._busy: dict[str, str] = {}
         self._last_refresh = 0.0
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -90,7 +94,7 @@ class Library(QObject):
         self._load_documents()
         self.currentChanged.emit(name)
 
-    def info(self, name: str | None = None):  # type: ignore[no-untyped-def]
+    def info(self, name: str | None = None) -> CollectionInfo | None:
         row = self.collections.row_of(name or self.current or "")
         return self.collections.item(row) if row >= 0 else None
 
@@ -132,17 +136,17 @@ class Library(QObject):
 
     def delete(self, name: str, *, on_done: Callable[[], None] | None = None) -> Task:
         """Delete a collection (after the work queued before it); its files stay on disk."""
-        self.collections.set_state(name, "Deleting…")
+        self._set_busy(name, "Deleting…")
 
         def done(_: object) -> None:
-            self.collections.set_state(name, None)
+            self._set_busy(name, None)
             self.message.emit(f"Deleted the collection “{name}”. Your files were not touched.")
             self.refresh()
             if on_done is not None:
                 on_done()
 
         def failed(err: TaskError) -> None:
-            self.collections.set_state(name, None)
+            self._set_busy(name, None)
             self.error.emit(f"Could not delete “{name}”: {err}")
 
         return self.runner.start(
@@ -183,11 +187,17 @@ class Library(QObject):
 
     # --- indexing ---------------------------------------------------------------------------
 
+    @property
+    def drop_target(self) -> str:
+        """Where dropped files go: the collection on screen, else the engine's default one
+        (the one `hearth ask` uses without `-c`)."""
+        return self.current or self.hearth.settings.default_collection
+
     def ingest(
         self, paths: Sequence[Path | str], *, collection: str | None = None, sync: bool = False
     ) -> Task:
         """Index files and folders into a collection (created if needed) in the background."""
-        name = collection or self.current or DEFAULT_COLLECTION
+        name = collection or self.drop_target
         targets = [Path(p) for p in paths]
         label = "Re-syncing" if sync else "Indexing"
         return self._run_ingest(
@@ -225,15 +235,13 @@ class Library(QObject):
         summary_box: list[object] = []
 
         def started() -> None:
-            if self._active is not task:
-                self._active = task
-                self.ingest_model.begin(name, label)
-                self._update_queue()
-                self.collections.set_state(name, "indexing…")
-                self.ingestStarted.emit(name)
+            self._active = task
+            self.ingest_model.begin(name, label)
+            self._update_queue()
+            self._set_busy(name, "indexing…")
+            self.ingestStarted.emit(name)
 
         def progress(event: object) -> None:
-            started()
             self.ingest_model.handle(event)
             if isinstance(event, IngestStarted):
                 self.refresh()
@@ -245,16 +253,18 @@ class Library(QObject):
                 summary_box.append(event.summary)
 
         def failed(err: TaskError) -> None:
-            started()
+            if self._active is not task:  # failed before it could start
+                started()
             self.ingest_model.finish(error=str(err))
             self.error.emit(f"Indexing into “{name}” stopped: {err}")
 
         def finished() -> None:
-            started()
+            if self._active is not task:  # cancelled while it waited in the queue
+                started()
             summary = summary_box[-1] if summary_box else None
             if self.ingest_model.run.running:
                 self.ingest_model.finish(summary)  # type: ignore[arg-type]
-            self.collections.set_state(name, None)
+            self._set_busy(name, None)
             if task in self._ingest_tasks:
                 self._ingest_tasks.remove(task)
             self._active = None
@@ -267,11 +277,11 @@ class Library(QObject):
             self.ingestFinished.emit(summary)
 
         task = self.runner.start(
-            fn, lane=WORK, name=f"{label} {name}", on_progress=progress, on_error=failed,
-            on_finished=finished,
+            fn, lane=WORK, name=f"{label} {name}", on_started=started, on_progress=progress,
+            on_error=failed, on_finished=finished,
         )  # fmt: skip
         self._ingest_tasks.append(task)
-        self.collections.set_state(name, "waiting")
+        self._set_busy(name, "waiting")
         self._update_queue()
         return task
 
@@ -282,7 +292,18 @@ class Library(QObject):
     def is_indexing(self, name: str | None = None) -> bool:
         if name is None:
             return bool(self._ingest_tasks)
-        return self.collections.state(name) is not None
+        return name in self._busy
+
+    def busy_state(self, name: str) -> str | None:
+        """What is being done to a collection ("waiting", "indexing…", "Deleting…"), if anything."""
+        return self._busy.get(name)
+
+    def _set_busy(self, name: str, state: str | None) -> None:
+        if state:
+            self._busy[name] = state
+        else:
+            self._busy.pop(name, None)
+        self.collections.set_state(name, state)
 
     def cancel_ingest(self) -> None:
         """Stop the running indexing and everything queued behind it."""

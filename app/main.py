@@ -15,8 +15,16 @@ import time
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from engine.offline import go_offline
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from app.window import MainWindow
+    from engine.facade import Hearth
+
 
 log = logging.getLogger("app")
 
@@ -120,7 +128,7 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
-def launch(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+def launch(argv: list[str] | None = None) -> tuple[QApplication, Hearth, MainWindow]:
     """Create the application, open the Hearth home and show the window; returns all three."""
     go_offline()
     started = time.perf_counter()

@@ -14,19 +14,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.models import ChatMessage, ConversationsModel, MessagesModel, SourcesModel
-from app.text import cited_numbers, hit_from_record, hit_to_record
 from app.worker import MODEL, Runner, Task, TaskError
+from engine.chat.citations import parse_citations
+from engine.chat.conversations import ConversationStore
 from engine.errors import HearthError
-from engine.events import AnswerFinished, Retrieved, Status, Token
+from engine.events import AnswerFinished, Hit, Retrieved, Status, Token, TurnSaved
 from engine.facade import Hearth
 
 log = logging.getLogger(__name__)
-
-
-def title_for(question: str, limit: int = 60) -> str:
-    """A conversation's title from its first question."""
-    flat = " ".join(question.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 class ChatSession(QObject):
@@ -35,8 +30,6 @@ class ChatSession(QObject):
     busyChanged = Signal(bool)
     conversationChanged = Signal(object)
     """The open conversation's id, or None for a new, unsaved chat."""
-    sourcesShown = Signal(int)
-    """The message row whose sources the sources panel now shows."""
     error = Signal(str)
     message = Signal(str)
 
@@ -59,7 +52,7 @@ class ChatSession(QObject):
         return self._task is not None
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> ConversationStore:
         return self.hearth.conversations
 
     def set_collection(self, name: str | None, *, conversation: Any = None) -> None:
@@ -107,7 +100,7 @@ class ChatSession(QObject):
             return
         msgs = []
         for m in stored:
-            hits = tuple(hit_from_record(s) for s in (m.sources or []))
+            hits = tuple(Hit.from_json(s) for s in (m.sources or []))
             msgs.append(
                 ChatMessage(
                     role=m.role,
@@ -164,26 +157,17 @@ class ChatSession(QObject):
         if self.collection is None:
             self.error.emit("Choose a collection to ask, or drop documents on the window first.")
             return False
-        history = self._history(len(self.messages.items()))
-        try:
-            if self.conversation_id is None:
-                info = self.store.create(title=title_for(question), collection=self.collection)
-                self.conversation_id = getattr(info, "id", info)
-                self.conversationChanged.emit(self.conversation_id)
-            stored = self.store.append(self.conversation_id, role="user", text=question, sources=[])
-        except HearthError as exc:
-            self.error.emit(str(exc))
-            return False
-        self.messages.append(
-            ChatMessage(
-                role="user",
-                text=question,
-                stored_id=getattr(stored, "id", stored),
-                collection=self.collection,
-            )
-        )
-        self.refresh_conversations()
-        self._answer(question, history)
+        if self.conversation_id is None:
+            try:
+                # Untitled: the engine titles a conversation by its first question.
+                info = self.store.create(collection=self.collection)
+            except HearthError as exc:
+                self.error.emit(str(exc))
+                return False
+            self.conversation_id = info.id
+            self.conversationChanged.emit(self.conversation_id)
+        self.messages.append(ChatMessage(role="user", text=question, collection=self.collection))
+        self._answer(question)
         return True
 
     def regenerate(self) -> bool:
@@ -197,7 +181,7 @@ class ChatSession(QObject):
         dropped = self.messages.items()[user_row + 1 :]
         self.messages.remove_from(user_row + 1)
         self._forget_stored(dropped)
-        self._answer(question, self._history(user_row))
+        self._answer(question, regenerate=True)
         return True
 
     def stop(self) -> None:
@@ -207,15 +191,6 @@ class ChatSession(QObject):
             if 0 <= self._row < self.messages.rowCount():
                 self.messages.update(self._row, status="Stopping…")
 
-    def _history(self, upto: int) -> list[Any]:
-        from engine.chat.answer import Turn
-
-        return [
-            Turn(m.role, m.text)
-            for m in self.messages.items()[:upto]
-            if m.text and m.state in ("done", "stopped")
-        ]
-
     def _forget_stored(self, messages: list[ChatMessage]) -> None:
         for m in messages:
             if m.stored_id is not None and self.conversation_id is not None:
@@ -224,7 +199,9 @@ class ChatSession(QObject):
                 except HearthError as exc:
                     log.warning("could not delete message %s: %s", m.stored_id, exc)
 
-    def _answer(self, question: str, history: list[Any]) -> None:
+    def _answer(self, question: str, *, regenerate: bool = False) -> None:
+        """Stream the answer into a new message; the engine saves the turn as it goes and
+        takes the history from the saved conversation."""
         collection = self.collection
         conversation = self.conversation_id
         row = self.messages.append(
@@ -257,6 +234,11 @@ class ChatSession(QObject):
                 self._show_sources(row)
             elif isinstance(event, AnswerFinished):
                 final.append(event.answer)
+            elif isinstance(event, TurnSaved):
+                target = row if event.role == "assistant" else self.messages.last_row("user")
+                if 0 <= target < self.messages.rowCount():
+                    self.messages.update(target, stored_id=event.message_id)
+                self.refresh_conversations()
 
         def failed(err: TaskError) -> None:
             msg = str(err)
@@ -285,11 +267,14 @@ class ChatSession(QObject):
                     row, text=text, state=state, status="", sources=sources, model=model
                 )
                 self._show_sources(row)
-            self._save_answer(conversation, collection, text, sources, row if current else -1)
 
         self._task = self.runner.start(
             lambda cancel: self.hearth.ask(
-                question, collection=collection, history=history, cancel=cancel
+                question,
+                collection=collection,
+                conversation=conversation,
+                regenerate=regenerate,
+                cancel=cancel,
             ),
             lane=MODEL,
             name="answer",
@@ -302,25 +287,6 @@ class ChatSession(QObject):
     def _task_cancelling(self) -> bool:
         return self._task is not None and self._task.cancelled
 
-    def _save_answer(
-        self, conversation: Any, collection: str | None, text: str, sources: tuple, row: int
-    ) -> None:
-        if conversation is None or not text.strip():
-            return
-        try:
-            stored = self.store.append(
-                conversation,
-                role="assistant",
-                text=text,
-                sources=[hit_to_record(h, collection) for h in sources],
-            )
-        except HearthError as exc:
-            self.error.emit(f"The answer could not be saved: {exc}")
-            return
-        if row >= 0 and row < self.messages.rowCount():
-            self.messages.update(row, stored_id=getattr(stored, "id", stored))
-        self.refresh_conversations()
-
     # --- sources ----------------------------------------------------------------------------
 
     def show_sources(self, row: int) -> None:
@@ -332,10 +298,9 @@ class ChatSession(QObject):
             msg = self.messages.item(row)
             self.sources.set_sources(
                 msg.sources,
-                cited_numbers(msg.text, len(msg.sources)),
+                parse_citations(msg.text, len(msg.sources)),
                 row=row,
                 collection=msg.collection or self.collection,
             )
         else:
             self.sources.set_sources((), (), row=-1, collection=self.collection)
-        self.sourcesShown.emit(row)

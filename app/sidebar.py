@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath
 from PySide6.QtWidgets import (
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
 
 from app import icons, theme
 from app.models import ItemRole, StateRole, SubtitleRole
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QAbstractItemModel
 
 
 class TwoLineDelegate(QStyledItemDelegate):
@@ -110,7 +115,12 @@ class Sidebar(QWidget):
     openModels = Signal()
     openSettings = Signal()
 
-    def __init__(self, collections, conversations, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        collections: QAbstractItemModel,
+        conversations: QAbstractItemModel,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("Sidebar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -176,7 +186,7 @@ class Sidebar(QWidget):
         self.no_collections.setVisible(self.collections.model().rowCount() == 0)
         self.no_conversations.setVisible(self.conversations.model().rowCount() == 0)
 
-    def _list(self, model) -> QListView:  # type: ignore[no-untyped-def]
+    def _list(self, model: QAbstractItemModel) -> QListView:
         view = QListView(self)
         view.setModel(model)
         view.setItemDelegate(TwoLineDelegate(view))

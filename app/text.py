@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from pathlib import Path
 
-from engine.events import Hit
+from engine.chat.citations import citation_marks
 
-_CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _FENCE = re.compile(r"^(```|~~~)")
 
 
@@ -75,72 +72,30 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 # --- citations ------------------------------------------------------------------------------
 
 
-def cited_numbers(text: str, n_sources: int | None = None) -> tuple[int, ...]:
-    """The source numbers an answer cites, in order of first mention."""
-    seen: dict[int, None] = {}
-    for m in _CITATION.finditer(text):
-        for part in m.group(1).split(","):
-            n = int(part)
-            if n >= 1 and (n_sources is None or n <= n_sources):
-                seen.setdefault(n)
-    return tuple(seen)
-
-
 def link_citations(markdown: str, n_sources: int) -> str:
-    """Turn citations such as [2] or [1, 3] into `cite:N` links, leaving code blocks alone."""
-
-    def repl(m: re.Match[str]) -> str:
-        numbers = [int(p) for p in m.group(1).split(",")]
-        if not all(1 <= n <= n_sources for n in numbers):
-            return m.group(0)
-        return "".join(f"[\\[{n}\\]](cite:{n})" for n in numbers)
-
+    """Turn citation marks (as the engine reads them: [2], [1, 3], [2-4], [Passage 3]) into
+    `cite:N` links, leaving code blocks alone."""
     out: list[str] = []
     in_code = False
     for line in markdown.split("\n"):
         if _FENCE.match(line.lstrip()):
             in_code = not in_code
             out.append(line)
-        elif in_code:
+            continue
+        if in_code:
             out.append(line)
-        else:
-            out.append(_CITATION.sub(repl, line))
+            continue
+        parts: list[str] = []
+        pos = 0
+        for mark in citation_marks(line):
+            if not mark.numbers or not all(1 <= n <= n_sources for n in mark.numbers):
+                continue
+            parts.append(line[pos : mark.start])
+            parts.append("".join(f"[\\[{n}\\]](cite:{n})" for n in mark.numbers))
+            pos = mark.end
+        parts.append(line[pos:])
+        out.append("".join(parts))
     return "\n".join(out)
-
-
-# --- sources as stored with a conversation --------------------------------------------------
-
-
-def hit_to_record(hit: Hit, collection: str | None) -> dict[str, object]:
-    """A hit as JSON for the conversation store (with what reopening it at its place needs)."""
-    return {**hit.to_json(), "document_id": hit.document_id, "collection": collection}
-
-
-def hit_from_record(raw: Mapping[str, object]) -> Hit:
-    def num(key: str, default: int = 0) -> int:
-        value = raw.get(key)
-        return int(value) if isinstance(value, (int, float, str)) and str(value) != "" else default
-
-    page = raw.get("page")
-    similarity = raw.get("similarity")
-    return Hit(
-        file=Path(str(raw.get("file", ""))),
-        page=int(page) if isinstance(page, (int, float)) else None,
-        score=float(raw.get("score") or 0.0),  # type: ignore[arg-type]
-        text=str(raw.get("text") or ""),
-        chunk_id=num("chunk_id", -1),
-        document_id=num("document_id", -1),
-        start=num("start"),
-        end=num("end"),
-        heading=str(raw.get("heading") or ""),
-        title=str(raw.get("title") or ""),
-        similarity=float(similarity) if isinstance(similarity, (int, float)) else None,
-    )
-
-
-def source_label(hit: Hit) -> str:
-    name = hit.file.name or hit.title or "document"
-    return f"{name} · page {hit.page}" if hit.page else name
 
 
 def snippet(text: str, limit: int = 240) -> str:

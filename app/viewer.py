@@ -13,7 +13,7 @@ import difflib
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, Qt, QUrl
 from PySide6.QtGui import (
@@ -44,6 +44,12 @@ from app import icons, theme
 from engine.errors import HearthError
 from engine.events import Hit
 from engine.facade import Hearth
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtGui import QCloseEvent, QResizeEvent
+
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +203,7 @@ class DocumentViewer(QWidget):
         self.stack.addWidget(self.text_view)
         root.addWidget(self.stack, 1)
 
-    def _tool(self, icon_name: str, tip: str, slot) -> QToolButton:  # type: ignore[no-untyped-def]
+    def _tool(self, icon_name: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         b = QToolButton(self)
         b.setIcon(icons.icon(icon_name))
         b.setToolTip(tip)
@@ -344,8 +350,8 @@ class DocumentViewer(QWidget):
         cursor = QTextCursor(self.text_view.document())
         cursor.setPosition(start)
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-        sel.cursor = cursor  # type: ignore[attr-defined]
-        sel.format = fmt  # type: ignore[attr-defined]
+        sel.cursor = cursor
+        sel.format = fmt
         self.text_view.setExtraSelections([sel])
         self.highlights = end - start
         self.highlighted_text = text[start:end]
@@ -377,7 +383,7 @@ class DocumentViewer(QWidget):
         if self.mode == "pdf":
             self._render()
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.mode == "pdf" and self._doc is not None and self.isVisible():
             self._render()
@@ -392,13 +398,13 @@ class DocumentViewer(QWidget):
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._close_doc()
         self.mode = ""
         super().closeEvent(event)
 
 
-def _matrix(scale: float):  # type: ignore[no-untyped-def]
+def _matrix(scale: float) -> Any:
     import pymupdf
 
     return pymupdf.Matrix(scale, scale)

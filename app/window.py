@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import (
@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 from app import icons, theme
 from app.chat_page import ChatPage
 from app.chatmodels import ModelManager
-from app.dialogs import ModelsDialog, NewCollectionDialog, SettingsDialog, pick_gguf
+from app.dialogs import AboutDialog, ModelsDialog, NewCollectionDialog, SettingsDialog, pick_gguf
 from app.documents_view import DocumentsView
 from app.library import Library
 from app.progress_view import IngestPanel
@@ -54,6 +54,11 @@ from app.viewer import DocumentViewer
 from app.welcome import WelcomePage
 from app.worker import Runner
 from engine.facade import SAMPLE_COLLECTION, Hearth
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QModelIndex
+    from PySide6.QtGui import QDragLeaveEvent, QDragMoveEvent
+
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +162,7 @@ class MainWindow(QMainWindow):
         self.viewer: DocumentViewer | None = None
         self._syncing = False
         self._closed = False
+        self._pending_conversation: Any = None
         self.setWindowTitle("Hearth")
         self.setWindowIcon(icons.app_icon())
         self.setAcceptDrops(True)
@@ -333,6 +339,8 @@ class MainWindow(QMainWindow):
             self._collection_changed(None)
         self.models.refresh()
         self._models_changed()
+        for problem in self.hearth.settings_problems:
+            self.show_error(problem)
 
     # --- collections ------------------------------------------------------------------------
 
@@ -342,8 +350,7 @@ class MainWindow(QMainWindow):
             self.sidebar.select_collection(self.library.collections.row_of(name or ""))
         finally:
             self._syncing = False
-        conversation = getattr(self, "_pending_conversation", None)
-        self._pending_conversation = None
+        conversation, self._pending_conversation = self._pending_conversation, None
         self.session.set_collection(name, conversation=conversation)
         self._update_header()
         self._update_page()
@@ -359,7 +366,7 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._update_header()
 
-    def _sidebar_collection(self, current, previous) -> None:  # type: ignore[no-untyped-def]
+    def _sidebar_collection(self, current: QModelIndex, previous: QModelIndex) -> None:
         if self._syncing or not current.isValid():
             return
         self.library.set_current(current.data())
@@ -380,7 +387,7 @@ class MainWindow(QMainWindow):
         parts = [plural(info.documents, "document"), plural(info.chunks, "passage")]
         if info.failed:
             parts.append(f"{info.failed} could not be read")
-        state = self.library.collections.state(info.name)
+        state = self.library.busy_state(info.name)
         if state:
             parts.append(state)
         self.header.title.setText(info.name)
@@ -481,7 +488,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.chat)
         self.chat.composer.edit.setFocus()
 
-    def _sidebar_conversation(self, index) -> None:  # type: ignore[no-untyped-def]
+    def _sidebar_conversation(self, index: QModelIndex) -> None:
         info = index.data(Qt.ItemDataRole.UserRole + 1)
         if info is not None and info.id != self.session.conversation_id:
             self.session.open_conversation(info.id)
@@ -616,51 +623,7 @@ class MainWindow(QMainWindow):
 
     def about(self) -> None:
         """Version, license, what Hearth bundles and under which licenses, where data lives."""
-        import html
-
-        from engine.about import about_info
-
-        info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
-        gpu = self.models.gpu_available
-        if gpu is None:
-            gpu_text = "not checked yet (it is when a model first loads)"
-        elif gpu:
-            gpu_text = "available — chat models are offloaded to the GPU"
-        else:
-            gpu_text = "not available in this build — chat runs on the CPU"
-        rows = "".join(
-            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c.get('version') or '')}</td>"
-            f"<td>{html.escape(c['license'])}</td></tr>"
-            for c in info["components"]
-        )
-        files = "".join(
-            f'<li><a href="file://{html.escape(path)}">{html.escape(label)}</a></li>'
-            for label, path in info["license_files"].items()
-        )
-        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
-
-        dialog = QDialog(self)
-        dialog.setWindowTitle("About Hearth")
-        dialog.resize(560, 600)
-        text = QTextBrowser(dialog)
-        text.setOpenExternalLinks(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=dialog)
-        buttons.rejected.connect(dialog.reject)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(text)
-        layout.addWidget(buttons)
-        text.setHtml(
-            f"<h3>Hearth {html.escape(info['version'])}</h3>"
-            "<p>Private, offline document chat on your own computer. Your documents, questions "
-            "and answers never leave it.</p>"
-            f"<p><b>Data folder:</b> {html.escape(str(self.hearth.paths.home))}<br>"
-            f"<b>GPU offload:</b> {gpu_text}</p>"
-            f"<p>{html.escape(info['source_note'])}</p>"
-            f"<ul>{files}</ul>"
-            "<p><b>Bundled components</b></p>"
-            f"<table cellspacing='4'><tr><th align='left'>Component</th>"
-            f"<th align='left'>Version</th><th align='left'>License</th></tr>{rows}</table>",
-        )
+        dialog = AboutDialog(self.hearth, gpu_available=self.models.gpu_available, parent=self)
         self.about_dialog = dialog  # reachable for tests and screenshots
         dialog.open()
 
@@ -681,15 +644,15 @@ class MainWindow(QMainWindow):
         if all(p.suffix.lower() == ".gguf" for p in paths):
             text = "Drop to add the model"
         else:
-            target = self.library.current or "My documents"
+            target = self.library.drop_target
             text = f"Drop to add to “{target}”"
         self.overlay.show_for(text, self.splitter)
         self.welcome.drop.set_active(True)
 
-    def dragMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         event.acceptProposedAction()
 
-    def dragLeaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
         self.overlay.hide()
         self.welcome.drop.set_active(False)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,8 @@ class TaskError:
 class Task(QObject):
     """One piece of background work: signals to listen to and `cancel()` to stop it."""
 
+    started = Signal()
+    """The work left the queue and began (not emitted for work cancelled while queued)."""
     progress = Signal(object)
     """Each event the work yields, in order."""
     result = Signal(object)
@@ -57,6 +59,7 @@ class Task(QObject):
 
     # Emitted from the worker thread; connected to slots of this object, which lives on the GUI
     # thread, so the public signals above are always emitted there.
+    _begun = Signal()
     _event = Signal(object)
     _done = Signal(object, object)
 
@@ -68,6 +71,7 @@ class Task(QObject):
         self.running = False
         self.done = False
         self._fn = fn
+        self._begun.connect(self._on_begun)
         self._event.connect(self._on_event)
         self._done.connect(self._on_done)
 
@@ -85,6 +89,7 @@ class Task(QObject):
         if self.token.cancelled:
             self._done.emit(None, None)
             return
+        self._begun.emit()
         try:
             out = self._fn(self.token)
             if isinstance(out, Iterator):
@@ -101,15 +106,18 @@ class Task(QObject):
         except StopIteration as stop:
             return stop.value
         finally:
-            close = getattr(gen, "close", None)
-            if close is not None:
-                close()
+            if isinstance(gen, Generator):
+                gen.close()
 
     # --- GUI thread -------------------------------------------------------------------------
 
+    @Slot()
+    def _on_begun(self) -> None:
+        self.running = True
+        self.started.emit()
+
     @Slot(object)
     def _on_event(self, event: object) -> None:
-        self.running = True
         self.progress.emit(event)
 
     @Slot(object, object)
@@ -156,6 +164,7 @@ class Runner(QObject):
         *,
         lane: str = WORK,
         name: str = "",
+        on_started: Callable[[], None] | None = None,
         on_progress: Callable[[Any], None] | None = None,
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[TaskError], None] | None = None,
@@ -164,7 +173,9 @@ class Runner(QObject):
         """Queue `fn(cancel_token)` in `lane` and return its task (signals already connected)."""
         if lane not in self._pools:
             raise ValueError(f"unknown lane {lane!r}")
-        task = Task(name or getattr(fn, "__name__", "task"), fn, lane)
+        task = Task(name or "task", fn, lane)
+        if on_started is not None:
+            task.started.connect(on_started)
         if on_progress is not None:
             task.progress.connect(on_progress)
         if on_result is not None:
@@ -189,9 +200,6 @@ class Runner(QObject):
 
     def busy(self, lane: str | None = None) -> bool:
         return any(lane is None or t.lane == lane for t in self._tasks)
-
-    def tasks(self, lane: str | None = None) -> list[Task]:
-        return [t for t in self._tasks if lane is None or t.lane == lane]
 
     def cancel_all(self) -> None:
         for task in list(self._tasks):

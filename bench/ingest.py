@@ -46,7 +46,7 @@ def _mixed_folder(folder: Path, seed: int = 1) -> None:
             d.add_heading(corpus.heading(), level=1)
             d.add_paragraph(corpus.paragraph())
             d.add_paragraph(corpus.paragraph())
-        d.save(folder / f"report-{i}.docx")
+        d.save(str(folder / f"report-{i}.docx"))
 
 
 def run(label: str, paths: list[Path], home: Path) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.config import DEFAULT_COLLECTION
 from engine.errors import HearthError
 from engine.events import (
     AnswerFinished,
@@ -142,15 +143,22 @@ def cmd_search(h: Hearth, args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_answer(h: Hearth, question: str, args: argparse.Namespace, history: list[Any]) -> Any:
-    """Run one question; stream to the terminal unless --json. Returns the Answer."""
+def _stream_answer(
+    h: Hearth, question: str, args: argparse.Namespace, conversation: int | None = None
+) -> Any:
+    """Run one question (saved in `conversation` when given); stream to the terminal unless
+    --json. Returns the Answer."""
     token = CancelToken()
     answer = None
     show = not getattr(args, "json", False)
     status_shown = False
     with _cancel_on_interrupt(token):
         for event in h.ask(
-            question, collection=args.collection, model=args.model, history=history, cancel=token
+            question,
+            collection=args.collection,
+            model=args.model,
+            conversation=conversation,
+            cancel=token,
         ):
             if isinstance(event, Status) and show and sys.stderr.isatty():
                 print(f"\r\033[K{event.text}", end="", file=sys.stderr, flush=True)
@@ -184,7 +192,7 @@ def _stream_answer(h: Hearth, question: str, args: argparse.Namespace, history: 
 
 
 def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
-    answer = _stream_answer(h, args.question, args, [])
+    answer = _stream_answer(h, args.question, args)
     if answer is None:
         return 1
     if args.json:
@@ -193,12 +201,10 @@ def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
-    from engine.chat.answer import Turn
-
     coll = h.collection_info(args.collection)
+    h.chat_model(args.model)  # a misspelt model name is an error before the first question
     # Untitled: the first question becomes the title, as in the app.
     conversation = h.conversations.create(collection=coll.name)
-    history: list[Turn] = []
     print(
         f"Chatting with '{coll.name}' ({coll.documents} documents). Ctrl-C stops an answer; "
         "Ctrl-D or /quit leaves."
@@ -214,13 +220,7 @@ def cmd_chat(h: Hearth, args: argparse.Namespace) -> int:
         if not question:
             continue
         print("hearth> ", end="", flush=True)
-        answer = _stream_answer(h, question, args, history)
-        if answer is None:
-            continue
-        sources = [dict(s.to_json(), n=i + 1) for i, s in enumerate(answer.sources)]
-        h.conversations.append(conversation.id, role="user", text=question)
-        h.conversations.append(conversation.id, role="assistant", text=answer.text, sources=sources)
-        history += [Turn("user", question), Turn("assistant", answer.text)]
+        _stream_answer(h, question, args, conversation.id)
 
 
 def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
@@ -374,7 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_collection(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--collection", "-c", help="collection name (default: 'default')")
+        sp.add_argument(
+            "--collection", "-c", help=f"collection name (default: '{DEFAULT_COLLECTION}')"
+        )
         return sp
 
     sp = with_collection(sub.add_parser("ingest", help="index files and folders"))
@@ -471,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         with Hearth(args.home) as h:
+            for problem in h.settings_problems:
+                print(f"hearth: {problem}", file=sys.stderr)
             return handlers[args.command](h, args)
     except HearthError as exc:
         print(f"hearth: {exc}", file=sys.stderr)

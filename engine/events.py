@@ -8,8 +8,10 @@ threads: the CLI iterates with a progress bar, the app in one worker, tests in a
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class CancelToken:
@@ -135,6 +137,7 @@ class Hit:
     """Cosine similarity of passage and question (dense); a relevance measure across queries."""
 
     def to_json(self) -> dict[str, object]:
+        """The hit as JSON; `Hit.from_json` reads it back to an equal hit."""
         return {
             "file": str(self.file),
             "page": self.page,
@@ -144,9 +147,29 @@ class Hit:
             "heading": self.heading,
             "title": self.title,
             "chunk_id": self.chunk_id,
+            "document_id": self.document_id,
             "start": self.start,
             "end": self.end,
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Hit:
+        """A hit from `to_json`'s form; fields missing from older records get neutral values."""
+        page = raw.get("page")
+        similarity = raw.get("similarity")
+        return cls(
+            file=Path(str(raw.get("file", ""))),
+            page=int(page) if isinstance(page, (int, float)) else None,
+            score=float(raw.get("score") or 0.0),
+            text=str(raw.get("text") or ""),
+            chunk_id=int(raw.get("chunk_id", -1)),
+            document_id=int(raw.get("document_id", -1)),
+            start=int(raw.get("start", 0)),
+            end=int(raw.get("end", 0)),
+            heading=str(raw.get("heading") or ""),
+            title=str(raw.get("title") or ""),
+            similarity=float(similarity) if isinstance(similarity, (int, float)) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -210,4 +233,15 @@ class AnswerFinished:
     answer: Answer
 
 
-ChatEvent = Retrieved | Token | Status | AnswerFinished
+@dataclass(frozen=True)
+class TurnSaved:
+    """A message of a saved conversation was stored: the question before the answer starts,
+    the answer (with its sources) once it is finished."""
+
+    conversation_id: int
+    message_id: int
+    role: str
+    """"user" or "assistant"."""
+
+
+ChatEvent = Retrieved | Token | Status | AnswerFinished | TurnSaved

@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 from engine.config import Paths, Settings, default_home
 from engine.errors import HearthError
 from engine.events import (
+    Answer,
+    AnswerFinished,
     CancelToken,
     ChatEvent,
     Hit,
     IngestEvent,
     Status,
+    TurnSaved,
 )
 from engine.index.catalog import ChunkRecord, DocumentRecord
 from engine.index.collection import Collection, CollectionInfo, CollectionStore
@@ -32,8 +35,8 @@ from engine.resources import samples_dir
 if TYPE_CHECKING:
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
-    from engine.llm.registry import ModelInfo, ModelRegistry
     from engine.llm.base import ChatModel
+    from engine.llm.registry import ModelInfo, ModelRegistry
     from engine.llm.runtime import ModelRuntime
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
@@ -81,7 +84,8 @@ class Hearth:
     def __init__(self, home: Path | str | None = None) -> None:
         go_offline()
         self.paths = Paths(Path(home).expanduser().resolve() if home else default_home()).ensure()
-        self.settings = Settings.load(self.paths.settings_file)
+        # A line for each stored setting that was invalid and ignored, for the user to see.
+        self.settings, self.settings_problems = Settings.read(self.paths.settings_file)
         self._collections = CollectionStore(self.paths.collections)
         self._lock = threading.RLock()
         self._models: ModelRegistry | None = None
@@ -203,36 +207,72 @@ class Hearth:
         *,
         collection: str | None = None,
         model: str | None = None,
-        history: Sequence[Turn] = (),
+        history: Sequence[Turn] | None = None,
+        conversation: int | None = None,
+        regenerate: bool = False,
         cancel: CancelToken | None = None,
     ) -> Iterator[ChatEvent]:
         """Answer a question from a collection's documents, streaming tokens, with citations.
 
-        Without an installed chat model the answer is made of the best passages, cited.
+        Without an installed chat model the answer is made of the best passages, cited. With a
+        `conversation`, the turn is saved there: the question before the answer starts (unless
+        `regenerate`, which answers the last question again), the answer with its sources when
+        it is finished, each announced by a `TurnSaved`; `history` then defaults to the
+        conversation's earlier turns.
         """
         from engine.chat.answer import answer_question
 
         question = question.strip()
         if not question:
             raise HearthError("Type a question first.")
+        # Names are checked before anything heavy is loaded.
+        coll = self._collection(collection)
+        info = self.chat_model(model)
+        if history is None:
+            history = self.conversations.history(conversation) if conversation else []
+            if regenerate and history and history[-1].role == "user":
+                history = history[:-1]
+        if conversation is not None and not regenerate:
+            stored = self.conversations.append(conversation, role="user", text=question)
+            yield TurnSaved(conversation, stored.id, "user")
         yield Status("Searching your documents…")
-        hits = self.search(
-            _retrieval_query(question, history), collection=collection, k=self.settings.passages
-        )
+        from engine.retrieval.search import search
+
+        hits = search(coll, _retrieval_query(question, history), k=self.settings.passages)
         chat_model = None
-        # A model named by the caller must exist; otherwise the user's choice, or the first one.
-        info = self.models.get(model) if model else self.models.default(self.settings.chat_model)
         if info is not None:
             yield Status(f"Loading {info.name}…")
             chat_model = self._load_model(info)
-        yield from answer_question(
+        for event in answer_question(
             question,
             hits=hits,
             model=chat_model,
             history=history,
             settings=self.settings,
             cancel=cancel,
-        )
+        ):
+            yield event
+            if isinstance(event, AnswerFinished) and conversation is not None:
+                saved = self.save_answer(conversation, event.answer)
+                if saved is not None:
+                    yield TurnSaved(conversation, saved, "assistant")
+
+    def save_answer(self, conversation: int, answer: Answer) -> int | None:
+        """Store an answer with its numbered sources in a conversation; its message id, or
+        None when there was nothing to store (an answer stopped before its first word)."""
+        if not answer.text.strip():
+            return None
+        sources = [dict(h.to_json(), n=i + 1) for i, h in enumerate(answer.sources)]
+        return self.conversations.append(
+            conversation, role="assistant", text=answer.text, sources=sources
+        ).id
+
+    def chat_model(self, name: str | None = None) -> ModelInfo | None:
+        """The model that writes answers: `name` (which must exist), else the user's choice,
+        else the first plain model installed; None when there is none."""
+        if name:
+            return self.models.get(name)
+        return self.models.default(self.settings.chat_model)
 
     # --- models -----------------------------------------------------------------------------
 

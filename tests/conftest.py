@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -39,7 +40,7 @@ def hearth_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 
 
 @pytest.fixture(autouse=True)
-def _no_network_violations() -> None:
+def _no_network_violations() -> Iterator[None]:
     """Fail a test that attempted an outside connection, even if the error was swallowed."""
     before = len(netguard.violations)
     yield
@@ -56,7 +57,16 @@ def artifacts_dir() -> Path:
     return path
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The desktop app's tests are the `gui` tier: `pytest -m "not slow and not gui"` is the
+    quick loop; CI runs everything."""
+    app_tests = TESTS / "app"
+    for item in items:
+        if app_tests in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.gui)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     path = Path(os.environ.get("HEARTH_TEST_ARTIFACTS", TESTS.parent / "test-artifacts"))
     if path.exists() and any(path.iterdir()):
         terminalreporter.write_line(f"screenshots and other artifacts: {path}")

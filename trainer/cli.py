@@ -64,6 +64,23 @@ def _claim_stdout() -> TextIO:
     return io.TextIOWrapper(os.fdopen(fd, "wb", buffering=0), encoding="utf-8", line_buffering=True)
 
 
+def _prints_json(ns: argparse.Namespace) -> bool:
+    """Whether this command's stdout is JSON (then a reader may show stderr as the log)."""
+    if ns.command == "run":
+        return not ns.human
+    return bool(getattr(ns, "json", False))
+
+
+def _quiet_progress_bars() -> None:
+    """No progress bars at all: JSON events are the progress, stderr stays a readable log.
+
+    go_offline() already silences the hub's and transformers' own bars; this also reaches the
+    plain tqdm bars some libraries draw (transformers' GGUF reader, for one). tqdm reads the
+    variable when a bar is made, so it works for libraries imported later.
+    """
+    os.environ["TQDM_DISABLE"] = "1"
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -466,11 +483,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _patient_threads() -> None:
+    """Threads that sleep while they wait, set before torch (and its OpenMP) loads.
+
+    OpenMP threads spin while waiting for each other by default. On a machine whose cores are
+    also busy with other programs, a spinning thread steals the time its partner needs: on
+    two shared cores, matrix products with two spinning threads ran 5-10x slower than with
+    one, and at the speed of one thread when the threads wait passively.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    _patient_threads()
     go_offline()
     given = getattr(ns, "home", None)
     paths = Paths(Path(given).expanduser().resolve() if given else default_home())
+    if _prints_json(ns):
+        _quiet_progress_bars()
     # Long commands keep stdout for their own lines (see _claim_stdout).
     out = _claim_stdout() if ns.command in ("run", "train", "generate") else sys.stdout
     try:

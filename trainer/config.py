@@ -96,6 +96,8 @@ class TrainSettings(_Section):
     """Tokens per example; longer examples follow data.overlong. Capped by the model's context."""
     gradient_checkpointing: bool = True
     """Recompute activations in the backward pass: much less memory, about 30% slower."""
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    """CPU threads torch trains with; None: OMP_NUM_THREADS if set, else one per core."""
     eval_every: int = Field(default=50, ge=0, le=10_000_000)
     """Evaluate every this many steps (0 = only at the end)."""
     save_every: int = Field(default=50, ge=0, le=10_000_000)
@@ -151,11 +153,15 @@ class Preset(_Section):
     """Run settings (device, quantization, dtype, lora, train, evaluate) it sets."""
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`base` with the settings of `over` on top, nested sections merged key by key.
+
+    The one rule by which a preset, a file, `--set` options and the wizard's choices combine.
+    """
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
@@ -251,16 +257,16 @@ def build_config(
     """
     merged: dict[str, Any] = {}
     for over in overrides or []:
-        merged = _merge(merged, over)
-    values = _merge(values, merged)
+        merged = merge(merged, over)
+    values = merge(values, merged)
     preset_name = values.get("preset")
     if preset_name:
-        values = _merge(load_preset(str(preset_name)).settings, values)
+        values = merge(load_preset(str(preset_name)).settings, values)
     data = values.get("data")
     if relative_to is not None and isinstance(data, dict) and data.get("path"):
         path = Path(str(data["path"])).expanduser()
         if not path.is_absolute():
-            values = _merge(values, {"data": {"path": str((relative_to / path).resolve())}})
+            values = merge(values, {"data": {"path": str((relative_to / path).resolve())}})
     try:
         return RunConfig.model_validate(values)
     except ValidationError as error:

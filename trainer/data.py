@@ -388,13 +388,13 @@ def check_grounding(
     passage are kept as they are. Returns the kept examples and the similarity of each checked
     example (kept or not), for the report.
     """
-    with_source = [i for i, ex in enumerate(examples) if ex.source is not None]
+    with_source = [(i, ex.source) for i, ex in enumerate(examples) if ex.source is not None]
     if not with_source or threshold <= 0:
         return list(examples), []
-    answers = embed([examples[i].answer for i in with_source])
-    sources = embed([examples[i].source.text for i in with_source])  # type: ignore[union-attr]
+    answers = embed([examples[i].answer for i, _ in with_source])
+    sources = embed([source.text for _, source in with_source])
     sims = (np.asarray(answers) * np.asarray(sources)).sum(axis=1)
-    drop = {i for i, s in zip(with_source, sims, strict=True) if s < threshold}
+    drop = {i for (i, _), s in zip(with_source, sims, strict=True) if s < threshold}
     return [ex for i, ex in enumerate(examples) if i not in drop], [float(s) for s in sims]
 
 
@@ -481,6 +481,87 @@ class PreparedData:
     counts: dict[str, int]
 
 
+SCREENING_STAGES = ("clean", "empty", "duplicates", "length", "grounding")
+"""The text steps of preparation, in the order they run (before tokenizing)."""
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The outcome of the text steps: the examples kept, and why each of the others went."""
+
+    kept: list[Example]
+    """The cleaned examples that passed every step, in their original order."""
+    dropped_by: list[str | None]
+    """For each example given, in order: the stage that dropped it, or None if it is kept."""
+
+
+def screen(
+    examples: Sequence[Example],
+    *,
+    min_chars: int = 2,
+    max_chars: int = 20_000,
+    dedupe_threshold: float = 0.9,
+    grounding_threshold: float = 0.25,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+) -> Iterator[Prepare | Screened]:
+    """Run the text steps (SCREENING_STAGES), yielding a `Prepare` event each, then `Screened`.
+
+    This is the one place that decides the order and the rules of these steps: a training run
+    and the wizard's preview of a dataset both go through it, so the preview drops exactly
+    what the run will drop. `embed` maps texts to normalized embeddings for the grounding
+    check; None loads the bundled all-MiniLM-L6-v2 when (and only when) some example has a
+    source passage to check.
+    """
+    total = len(examples)
+    current, changed = clean(examples)
+    position = {id(ex): i for i, ex in enumerate(current)}
+    dropped_by: list[str | None] = [None] * total
+
+    def note(stage: str, before: Sequence[Example], after: Sequence[Example]) -> dict[str, int]:
+        kept = {id(ex) for ex in after}
+        for ex in before:
+            if id(ex) not in kept:
+                dropped_by[position[id(ex)]] = stage
+        return {"in": len(before), "dropped": len(before) - len(after), "kept": len(after)}
+
+    yield Prepare(
+        "clean",
+        f"Cleaned whitespace and control characters in {changed} examples.",
+        {"in": total, "changed": changed, "kept": len(current)},
+    )
+    before, current = current, drop_empty(current)
+    counts = note("empty", before, current)
+    yield Prepare("empty", f"Dropped {counts['dropped']} examples with an empty turn.", counts)
+    before, current = current, drop_near_duplicates(current, threshold=dedupe_threshold)
+    counts = note("duplicates", before, current)
+    yield Prepare("duplicates", f"Dropped {counts['dropped']} near-duplicate examples.", counts)
+    before, current = current, bound_lengths(current, min_chars=min_chars, max_chars=max_chars)
+    counts = note("length", before, current)
+    yield Prepare(
+        "length",
+        f"Dropped {counts['dropped']} examples shorter than {min_chars} or longer than "
+        f"{max_chars} characters.",
+        counts,
+    )
+    with_source = sum(1 for ex in current if ex.source is not None)
+    checked = with_source if grounding_threshold > 0 else 0
+    before = current
+    if checked:
+        if embed is None:
+            from engine.index.embed import get_embedder
+
+            embed = get_embedder().embed
+        current, _sims = check_grounding(current, threshold=grounding_threshold, embed=embed)
+        message = (
+            f"Dropped {len(before) - len(current)} of {checked} answers less similar than "
+            f"{grounding_threshold} to their source passage."
+        )
+    else:
+        message = "No source passages to check answers against." if not with_source else "Skipped."
+    yield Prepare("grounding", message, {**note("grounding", before, current), "checked": checked})
+    yield Screened(kept=list(current), dropped_by=dropped_by)
+
+
 def prepare(
     examples: Sequence[Example],
     tokenizer: ChatTokenizer,
@@ -499,57 +580,23 @@ def prepare(
 ) -> Iterator[Prepare | PreparedData]:
     """Run every preparation step, yielding a `Prepare` event per step, then `PreparedData`.
 
-    `embed` maps texts to normalized embeddings for the grounding check; None loads the bundled
-    all-MiniLM-L6-v2 when (and only when) some example has a source passage.
+    The text steps are `screen`'s; then the examples are tokenized, fitted to `max_seq_len`
+    and split into training and held-out sets.
     """
     total = len(examples)
-    current, changed = clean(examples)
-    yield Prepare(
-        "clean",
-        f"Cleaned whitespace and control characters in {changed} examples.",
-        {"in": total, "changed": changed, "kept": len(current)},
-    )
-    before = len(current)
-    current = drop_empty(current)
-    yield Prepare(
-        "empty",
-        f"Dropped {before - len(current)} examples with an empty turn.",
-        {"in": before, "dropped": before - len(current), "kept": len(current)},
-    )
-    before = len(current)
-    current = drop_near_duplicates(current, threshold=dedupe_threshold)
-    yield Prepare(
-        "duplicates",
-        f"Dropped {before - len(current)} near-duplicate examples.",
-        {"in": before, "dropped": before - len(current), "kept": len(current)},
-    )
-    before = len(current)
-    current = bound_lengths(current, min_chars=min_chars, max_chars=max_chars)
-    yield Prepare(
-        "length",
-        f"Dropped {before - len(current)} examples shorter than {min_chars} or longer than "
-        f"{max_chars} characters.",
-        {"in": before, "dropped": before - len(current), "kept": len(current)},
-    )
-    before = len(current)
-    checked = sum(1 for ex in current if ex.source is not None)
-    if checked and grounding_threshold > 0:
-        if embed is None:
-            from engine.index.embed import get_embedder
-
-            embed = get_embedder().embed
-        current, _sims = check_grounding(current, threshold=grounding_threshold, embed=embed)
-        message = (
-            f"Dropped {before - len(current)} of {checked} answers less similar than "
-            f"{grounding_threshold} to their source passage."
-        )
-    else:
-        message = "No source passages to check answers against." if not checked else "Skipped."
-    yield Prepare(
-        "grounding",
-        message,
-        {"in": before, "checked": checked, "dropped": before - len(current), "kept": len(current)},
-    )
+    current: list[Example] = []
+    for item in screen(
+        examples,
+        min_chars=min_chars,
+        max_chars=max_chars,
+        dedupe_threshold=dedupe_threshold,
+        grounding_threshold=grounding_threshold,
+        embed=embed,
+    ):
+        if isinstance(item, Screened):
+            current = item.kept
+        else:
+            yield item
     before = len(current)
     tokens = tokenize_examples(
         current, tokenizer, max_seq_len=max_seq_len, overlong=overlong, path=path

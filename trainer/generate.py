@@ -40,9 +40,11 @@ MAX_FIELD_CHARS = 4000
 
 
 class ChatLike(Protocol):
-    """Anything that answers a chat (the engine's ChatModel, a scripted stand-in in tests)."""
+    """Anything that streams a chat reply (the engine's ChatModel, a scripted one in tests)."""
 
-    def chat(self, messages: list[dict[str, str]], **kw: Any) -> str: ...
+    def stream_chat(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]: ...
 
 
 class MalformedOutput(ValueError):
@@ -181,7 +183,9 @@ def generate_pairs(
             },
         ]
         try:
-            reply = chat.chat(messages, max_tokens=max_tokens, temperature=temperature)
+            reply = "".join(
+                chat.stream_chat(messages, max_tokens=max_tokens, temperature=temperature)
+            )
             pairs = parse_pairs(reply)[:pairs_per_chunk]
         except MalformedOutput as exc:
             counts[exc.reason] += 1

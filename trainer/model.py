@@ -140,6 +140,28 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def cpu_threads(requested: int | None) -> int:
+    """How many threads torch trains with on a CPU.
+
+    `requested` when the configuration names a number; else OMP_NUM_THREADS when the user
+    set it; else one per physical core this process may run on. Hyper-threads share a core's
+    vector units, so a second thread per core only adds waiting.
+    """
+    if requested:
+        return requested
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    import psutil
+
+    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        allowed = physical
+    return max(1, min(physical, allowed))
+
+
 def resolve_dtype(dtype: str, device: str) -> str:
     """The compute precision: bf16 where the GPU supports it (else fp16), fp32 on a CPU."""
     if dtype != "auto":

@@ -57,6 +57,7 @@ from trainer.memory import available_memory, check_fits, fit_settings, read_shap
 from trainer.model import (
     BaseModel,
     add_lora,
+    cpu_threads,
     load_model,
     resolve_base,
     resolve_device,
@@ -136,10 +137,13 @@ def run(
         return
 
     checkpoint_dir, made = training_checkpoint(base.path, paths.cache)
+    threads = _use_threads(t.threads) if device == "cpu" else None
+    on = f"{device}, {threads} threads" if threads else device
     yield Prepare(
         "model",
         ("Converted the GGUF to a training checkpoint" if made else "Loading the base model")
-        + f" ({quantization}, {dtype}, {device}).",
+        + f" ({quantization}, {dtype}, {on}).",
+        {"threads": threads} if threads else {},
     )
     training = _setup_training(
         config,
@@ -443,6 +447,15 @@ def _autocast(device: str, dtype: str) -> AbstractContextManager[Any]:
     if dtype == "fp32":
         return nullcontext()
     return torch.autocast(device_type=device, dtype=torch_dtype(dtype))
+
+
+def _use_threads(requested: int | None) -> int:
+    """Set torch's CPU thread count for this run (see trainer.model.cpu_threads)."""
+    import torch
+
+    threads = cpu_threads(requested)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def _memory_mib(device: str) -> float:

@@ -54,6 +54,7 @@ class ChatTokenizer:
     def __init__(self, gguf_path: Path) -> None:
         try:
             import llama_cpp
+            from llama_cpp._internals import LlamaModel
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:
             from engine.errors import MissingDependency
@@ -62,18 +63,23 @@ class ChatTokenizer:
         from engine.llm.runtime import CHATML_TEMPLATE
 
         self.path = Path(gguf_path)
+        # The vocabulary alone, without the context `llama_cpp.Llama` would also make: a
+        # context needs the model's hyper-parameters, which a vocabulary-only load lacks
+        # (llama.cpp then warns of an "n_ctx_train (0)" overflow and allocates for nothing).
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
         try:
-            self._llm = llama_cpp.Llama(str(self.path), vocab_only=True, verbose=False)
+            model = LlamaModel(path_model=str(self.path), params=params, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
                 f"llama.cpp could not read the vocabulary of {self.path.name}."
             ) from exc
-        model = self._llm._model
+        self._model = model
         self._vocab = model.vocab
         self.bos_id, self.eos_id = model.token_bos(), model.token_eos()
         self.bos_text = model.token_get_text(self.bos_id) if self.bos_id >= 0 else ""
         eos_text = model.token_get_text(self.eos_id) if self.eos_id >= 0 else ""
-        self.template: str = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+        self.template: str = model.metadata().get("tokenizer.chat_template") or CHATML_TEMPLATE
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._prompt = Jinja2ChatFormatter(
             template=self.template, eos_token=eos_text, bos_token=self.bos_text
@@ -117,7 +123,7 @@ class ChatTokenizer:
     def tokenize(self, rendered: str) -> list[int]:
         """Tokens of rendered chat text, special tokens parsed, BOS as llama.cpp's server adds it."""
         add_bos = not (self.bos_text and rendered.startswith(self.bos_text))
-        return list(self._llm.tokenize(rendered.encode("utf-8"), add_bos=add_bos, special=True))
+        return list(self._model.tokenize(rendered.encode("utf-8"), add_bos, True))
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """The tokens chat feeds the model before its reply to `messages`."""
@@ -144,7 +150,7 @@ class ChatTokenizer:
         return ids, trained
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
+        return self._model.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

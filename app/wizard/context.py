@@ -19,21 +19,11 @@ from PySide6.QtCore import QObject, Signal
 
 from app.worker import Runner
 from engine.facade import Hearth
-from trainer.config import RunConfig, build_config, dump_config
+from trainer.config import RunConfig, build_config, dump_config, merge
 
 if TYPE_CHECKING:
     from app.chatmodels import ModelManager
     from app.wizard.hardware import Hardware
-
-
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 class WizardContext(QObject):
@@ -123,12 +113,8 @@ class WizardContext(QObject):
         return [m for m in self.hearth.list_models() if m.adapter is None]
 
     def default_base(self) -> str | None:
-        models = self.hearth.list_models()
-        chosen = next((m for m in models if m.name == self.hearth.settings.chat_model), None)
-        if chosen is not None:
-            return chosen.base or chosen.name
-        plain = [m.name for m in models if m.adapter is None]
-        return plain[0] if plain else None
+        chosen = self.hearth.chat_model()
+        return (chosen.base or chosen.name) if chosen is not None else None
 
     def use_chat_model(self, name: str) -> None:
         """Make `name` the chat model, through the window's model manager when there is one."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -47,6 +48,10 @@ from app.wizard.widgets import Step, bold, card, muted, page_layout
 from app.worker import WORK, TaskError
 from engine.errors import HearthError
 from trainer.events import Prepare
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QEvent, QObject
+
 
 DATA_FILTER = "Datasets (*.jsonl *.json *.csv *.tsv);;All files (*)"
 
@@ -226,12 +231,12 @@ class DataStep(Step):
         self._mode()
         self._update_buttons()
 
-    def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]
-        from PySide6.QtCore import QEvent
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        from PySide6.QtGui import QKeyEvent
 
         if (
             obj is self.table
-            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
             and event.key() == Qt.Key.Key_Delete
             and self.table.state() != QAbstractItemView.State.EditingState
         ):

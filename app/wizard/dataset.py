@@ -163,7 +163,7 @@ def check_pairs(
     settings: DataSettings | None = None,
     embed: Callable[[list[str]], Any] | None = None,
 ) -> Report:
-    """Run the trainer's text preparation steps (clean, empty, duplicates, length, grounding).
+    """Run the trainer's text preparation steps (`trainer.data.screen`) on the pairs.
 
     Tokenizing and the held-out split need the base model's tokenizer; the trainer reports
     them when the run starts. `embed` (normalized sentence embeddings) is loaded from the
@@ -171,37 +171,28 @@ def check_pairs(
     """
     s = settings or DataSettings(path=Path("unused.jsonl"))
     examples = [p.to_example(i + 1) for i, p in enumerate(pairs)]
-    cleaned, changed = tdata.clean(examples)
-    verdict: dict[int, str] = {}
-    steps = [
-        ReportStep("clean", f"Tidied whitespace or control characters in {changed}.", 0, changed)
-    ]
-
-    def step(stage: str, before: list[tdata.Example], after: list[tdata.Example]) -> None:
-        kept = {id(e) for e in after}
-        gone = [e for e in before if id(e) not in kept]
-        for e in gone:
-            verdict[e.line] = stage
-        steps.append(ReportStep(stage, f"{len(gone)} {REASONS[stage]}.", len(gone)))
-
-    current = tdata.drop_empty(cleaned)
-    step("empty", cleaned, current)
-    before = current
-    current = tdata.drop_near_duplicates(before, threshold=s.dedupe_threshold)
-    step("duplicates", before, current)
-    before = current
-    current = tdata.bound_lengths(before, min_chars=s.min_chars, max_chars=s.max_chars)
-    step("length", before, current)
-    before = current
-    if s.grounding_threshold > 0 and any(e.source is not None for e in before):
-        if embed is None:
-            from engine.index.embed import get_embedder
-
-            embed = get_embedder().embed
-        current, _ = tdata.check_grounding(before, threshold=s.grounding_threshold, embed=embed)
-        step("grounding", before, current)
-    verdicts = [verdict.get(i + 1, "kept") for i in range(len(pairs))]
-    return Report(len(pairs), len(current), steps, verdicts)
+    steps: list[ReportStep] = []
+    screened: tdata.Screened | None = None
+    for item in tdata.screen(
+        examples,
+        min_chars=s.min_chars,
+        max_chars=s.max_chars,
+        dedupe_threshold=s.dedupe_threshold,
+        grounding_threshold=s.grounding_threshold,
+        embed=embed,
+    ):
+        if isinstance(item, tdata.Screened):
+            screened = item
+        elif item.stage != "grounding" or item.counts["checked"]:
+            counts = item.counts
+            steps.append(
+                ReportStep(
+                    item.stage, item.message, counts.get("dropped", 0), counts.get("changed", 0)
+                )
+            )
+    assert screened is not None  # screen always ends with its result
+    verdicts = [stage or "kept" for stage in screened.dropped_by]
+    return Report(len(pairs), len(screened.kept), steps, verdicts)
 
 
 # --- the table ------------------------------------------------------------------------------

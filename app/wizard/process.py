@@ -103,8 +103,6 @@ class TrainingProcess(QObject):
     Used for `run` (training), `train` and `generate` (a dataset from a collection).
     """
 
-    received = Signal(object)
-    """Every event, as a trainer.events dataclass, in order."""
     started = Signal(object)
     prepared = Signal(object)
     stepped = Signal(object)
@@ -243,7 +241,6 @@ class TrainingProcess(QObject):
             self.log_line.emit(line)
             return
         self.events.append(event)
-        self.received.emit(event)
         if isinstance(event, ev.Start):
             self.started.emit(event)
         elif isinstance(event, ev.Prepare):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -24,6 +25,10 @@ from PySide6.QtWidgets import (
 
 from app import theme
 
+if TYPE_CHECKING:
+    from PySide6.QtGui import QValidator
+
+
 SERIES_COLORS = ("#d4551f", "#1f77b4", "#2e7d32", "#8e44ad", "#c28f00", "#00838f", "#6d4c41")
 """Colours of the runs in a comparison plot, the first being Hearth's accent."""
 
@@ -31,7 +36,9 @@ SERIES_COLORS = ("#d4551f", "#1f77b4", "#2e7d32", "#8e44ad", "#c28f00", "#00838f
 class StepAxis(pg.AxisItem):
     """An axis of optimizer steps: whole numbers only."""
 
-    def tickValues(self, minVal, maxVal, size):  # type: ignore[no-untyped-def]
+    def tickValues(
+        self, minVal: float, maxVal: float, size: float
+    ) -> list[tuple[float, list[float]]]:
         levels = super().tickValues(minVal, maxVal, size)
         return [
             (spacing, [v for v in values if float(v).is_integer()])
@@ -270,7 +277,7 @@ class SciSpinBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int):  # type: ignore[no-untyped-def]
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         from PySide6.QtGui import QValidator
 
         try:

@@ -7,6 +7,8 @@ so the interface can link them to the pages they come from.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 _MARK = re.compile(
     r"\[\s*(?:(?:passages?|sources?|documents?|docs?)\s*)?"
@@ -28,6 +30,21 @@ def _numbers(body: str) -> list[int]:
     return out
 
 
+@dataclass(frozen=True)
+class CitationMark:
+    """One citation mark in a text: where it is and the passage numbers it names."""
+
+    start: int
+    end: int
+    numbers: tuple[int, ...]
+
+
+def citation_marks(text: str) -> Iterator[CitationMark]:
+    """Every citation mark in `text`, in order (numbers as written, valid or not)."""
+    for mark in _MARK.finditer(text):
+        yield CitationMark(mark.start(), mark.end(), tuple(_numbers(mark.group(1))))
+
+
 def parse_citations(text: str, n_sources: int) -> tuple[int, ...]:
     """The 1-based passage numbers `text` cites, in order of first mention, each once.
 
@@ -35,8 +52,8 @@ def parse_citations(text: str, n_sources: int) -> tuple[int, ...]:
     out, so every number returned points at a real source.
     """
     seen: dict[int, None] = {}
-    for mark in _MARK.finditer(text):
-        for n in _numbers(mark.group(1)):
+    for mark in citation_marks(text):
+        for n in mark.numbers:
             if 1 <= n <= n_sources:
                 seen.setdefault(n)
     return tuple(seen)

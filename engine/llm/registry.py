@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,6 +125,18 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def choose_chat_model(models: Sequence[ModelInfo], preferred: str | None) -> ModelInfo | None:
+    """The model that writes answers: `preferred` if installed, else the first plain model
+    added (an adapter entry only when there is nothing else); None without models."""
+    if preferred:
+        for m in models:
+            if m.name == preferred:
+                return m
+    plain = [m for m in models if m.adapter is None]
+    choices = plain or list(models)
+    return choices[0] if choices else None
+
+
 class ModelRegistry:
     """Installed models, stored in `<home>/models/models.json`; safe to share between threads."""
 
@@ -171,15 +184,8 @@ class ModelRegistry:
         raise ModelNotFound(name)
 
     def default(self, preferred: str | None) -> ModelInfo | None:
-        """The model to chat with: `preferred` if installed, else the first model added."""
-        models = self.list()
-        if preferred:
-            for m in models:
-                if m.name == preferred:
-                    return m
-        plain = [m for m in models if m.adapter is None]
-        choices = plain or models
-        return choices[0] if choices else None
+        """The model to chat with (see `choose_chat_model`)."""
+        return choose_chat_model(self.list(), preferred)
 
     # --- changes --------------------------------------------------------------------------------
 

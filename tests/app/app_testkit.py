@@ -23,7 +23,7 @@ def close_window(window: MainWindow) -> None:
     QApplication.processEvents()
 
 
-def wait_idle(qtbot, window: MainWindow, timeout: int = WAIT_MS) -> None:  # type: ignore[no-untyped-def]
+def wait_idle(qtbot, window: MainWindow, timeout: int = WAIT_MS) -> None:
     """Wait until no background work is queued or running (the window keeps processing)."""
     qtbot.waitUntil(lambda: not window.runner.busy(), timeout=timeout)
     QApplication.processEvents()

@@ -54,7 +54,7 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def open_window(
     qapp: QApplication, qtbot, hearth_home: Path
-) -> Iterator[Callable[..., MainWindow]]:  # type: ignore[no-untyped-def]
+) -> Iterator[Callable[..., MainWindow]]:
     """Open Hearth's main window on the test's home; call again after closing to "restart"."""
     opened: list[tuple[MainWindow, Hearth]] = []
 

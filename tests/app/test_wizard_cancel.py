@@ -32,7 +32,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_cancel_then_resume(open_window, qtbot, tiny_gguf: Path, tmp_path: Path, shot) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_then_resume(open_window, qtbot, tiny_gguf: Path, tmp_path: Path, shot) -> None:
     window = open_window()
     window.models.add(tiny_gguf)
     wait_idle(qtbot, window)
@@ -116,8 +116,10 @@ def test_cancel_then_resume(open_window, qtbot, tiny_gguf: Path, tmp_path: Path,
     keys = [runs.settings.verticalHeaderItem(r).text() for r in range(runs.settings.rowCount())]
     assert runs.settings.columnCount() == 2
     for key in ("lora.rank", "train.max_steps"):
-        assert runs.settings.item(keys.index(key), 0).font().bold()
-    assert not runs.settings.item(keys.index("train.batch_size"), 0).font().bold()
+        cell = runs.settings.item(keys.index(key), 0)
+        assert cell is not None and cell.font().bold()
+    cell = runs.settings.item(keys.index("train.batch_size"), 0)
+    assert cell is not None and not cell.font().bold()
     curves = [k for k in runs.plot._curves if k.endswith(":train")]
     assert len(curves) == 2
     shot(wizard, "wizard-8-runs-compare")

@@ -26,7 +26,7 @@ PARAGRAPHS = [
 ]
 
 
-def test_write_pairs_from_a_collection(  # type: ignore[no-untyped-def]
+def test_write_pairs_from_a_collection(
     open_window, qtbot, tiny_gguf: Path, tmp_path: Path, shot
 ) -> None:
     notes = tmp_path / "boiler-notes.md"
@@ -73,7 +73,7 @@ def test_write_pairs_from_a_collection(  # type: ignore[no-untyped-def]
     wizard.close()
 
 
-def test_model_step_refuses_a_run_that_does_not_fit(  # type: ignore[no-untyped-def]
+def test_model_step_refuses_a_run_that_does_not_fit(
     open_window, qtbot, tiny_gguf: Path, tmp_path: Path, shot
 ) -> None:
     from wizard_testkit import write_dataset
@@ -99,6 +99,7 @@ def test_model_step_refuses_a_run_that_does_not_fit(  # type: ignore[no-untyped-
     shot(wizard, "wizard-2-model-refused-dark")
 
     # A GPU preset on a machine without a CUDA GPU is refused with the way out.
+    assert real is not None
     if not real.cuda:
         step.set_hardware(real)
         step.preset.setCurrentIndex(step.preset.findData("gpu-24gb"))

@@ -58,7 +58,7 @@ def apply_settings(wizard: FineTuneWizard, values: dict[str, Any]) -> None:
         wizard.settings.set_value(key, value)
 
 
-def walk_to_train(qtbot, wizard: FineTuneWizard, dataset: Path, settings: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+def walk_to_train(qtbot, wizard: FineTuneWizard, dataset: Path, settings: dict[str, Any]) -> None:
     """Import `dataset`, choose the CPU preset, apply `settings`, open the Train step."""
     assert wizard.data.import_file(dataset)
     qtbot.waitUntil(lambda: wizard.data.is_ready(), timeout=60_000)

@@ -27,7 +27,7 @@ from engine.index.collection import Collection
 from engine.index.vectors import VectorIndex
 
 
-def run(events) -> tuple[IngestSummary, list[object]]:  # type: ignore[no-untyped-def]
+def run(events) -> tuple[IngestSummary, list[object]]:
     seen = list(events)
     finished = [e for e in seen if isinstance(e, IngestFinished)]
     assert len(finished) == 1 and seen[-1] is finished[0]

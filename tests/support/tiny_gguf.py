@@ -186,7 +186,7 @@ def _bpe_vocab(words: Sequence[str]) -> tuple[list[str], list[str], list[int]]:
                     known.add(piece[:end])
     tokens.extend(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
     types.extend([gguf.TokenType.CONTROL] * 3)
-    return tokens, merges, types
+    return tokens, merges, [int(t) for t in types]
 
 
 def write_tiny_gguf(

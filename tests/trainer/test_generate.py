@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ class ScriptedChat:
         self.replies = list(replies)
         self.prompts: list[list[dict[str, str]]] = []
 
-    def chat(self, messages: list[dict[str, str]], **kw: Any) -> str:
+    def stream_chat(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]:
         self.prompts.append(messages)
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
-        return reply
+        yield reply
 
 
 def test_pairs_keep_their_source_and_bad_output_is_counted(tmp_path: Path) -> None:

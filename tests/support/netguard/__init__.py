@@ -64,12 +64,12 @@ def install() -> None:
         _check(address, self.family)
         return real_connect_ex(self, address)  # type: ignore[arg-type]
 
-    def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def getaddrinfo(host, *args, **kwargs):
         if not _is_loopback(host):
             violations.append(f"lookup {host!r}")
             raise OutsideNetworkAccess(f"network guard: name lookup of {host!r} refused (offline)")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
