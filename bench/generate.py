@@ -76,7 +76,7 @@ def make_hits(corpus_seed: int, count: int, sentences: int) -> list:
     return hits
 
 
-def sentences_for(model, target_tokens: int, count: int = 5) -> int:  # type: ignore[no-untyped-def]
+def sentences_for(model, target_tokens: int, count: int = 5) -> int:
     """Sentences per passage for `count` passages to make a prompt of about `target_tokens`."""
     from engine.chat.prompt import build_messages
 
@@ -89,7 +89,7 @@ def sentences_for(model, target_tokens: int, count: int = 5) -> int:  # type: ig
         sentences += 1
 
 
-def bare_generate(model, tokens: Sequence[int], n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def bare_generate(model, tokens: Sequence[int], n: int) -> tuple[float, float]:
     """(seconds to first token, decode tokens/s) of `Llama.generate` on a cold cache."""
     llm = model._llm
     llm.reset()
@@ -108,7 +108,7 @@ def bare_generate(model, tokens: Sequence[int], n: int) -> tuple[float, float]: 
     return first - started, (count - 1) / (end - first)
 
 
-def bare_eval_sample(model, tokens: Sequence[int], n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def bare_eval_sample(model, tokens: Sequence[int], n: int) -> tuple[float, float]:
     """(seconds to first token, decode tokens/s) of a hand-written `eval`/`sample` loop."""
     llm = model._llm
     llm.reset()
@@ -123,7 +123,7 @@ def bare_eval_sample(model, tokens: Sequence[int], n: int) -> tuple[float, float
     return first - started, (n - 1) / (end - first)
 
 
-def hearth_answer(model, question, hits, settings, history=()):  # type: ignore[no-untyped-def]
+def hearth_answer(model, question, hits, settings, history=()):
     from engine.chat.answer import answer_question
     from engine.events import AnswerFinished
 

@@ -381,14 +381,14 @@ class LlamaModel:
         if self._builtin is not None:
             return self._apply_builtin(clean)
         try:
-            return self._formatter(messages=clean).prompt  # type: ignore[arg-type]
+            return self._formatter(messages=clean).prompt
         except (ValueError, jinja2.TemplateError) as e:
             if not clean or clean[0]["role"] != "system" or len(clean) < 2:
                 raise ModelError(f"The chat template of {self.path.name} failed: {e}") from e
         system, first, *rest = clean
         folded = [{**first, "content": f"{system['content']}\n\n{first['content']}"}, *rest]
         try:
-            return self._formatter(messages=folded).prompt  # type: ignore[arg-type]
+            return self._formatter(messages=folded).prompt
         except (ValueError, jinja2.TemplateError) as e:
             raise ModelError(f"The chat template of {self.path.name} failed: {e}") from e
 
