@@ -178,6 +178,8 @@ def _stream_answer(
         print()
         if answer.cancelled:
             print("(stopped)")
+        for note in answer.notes:
+            print(f"({note})")
         cited = answer.cited or tuple(range(1, len(answer.sources) + 1))
         if answer.sources and answer.grounded:
             print("\nSources:")
@@ -300,7 +302,10 @@ def _model_json(m: Any) -> dict[str, Any]:
 def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
     if args.action == "add":
         m = h.add_model(args.file, name=args.name)
-        print(f"added: {m.name} ({m.architecture}, {m.quantization}, context {m.context_length})")
+        print(
+            f"added: {m.name} ({m.architecture}, {m.quantization}, context {m.context_length}, "
+            f"{m.kind}: {m.kind_reason})"
+        )
     elif args.action == "remove":
         h.remove_model(args.name)
         print(f"removed: {args.name} (the file was not touched)")
@@ -309,16 +314,15 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         info = _model_json(m)
         if args.json:
             print(json.dumps(info, indent=2, ensure_ascii=False, default=str))
-        else:
-            for key, value in info.items():
-                if key != "chat_template" and value not in (None, "", {}):
-                    print(f"{key:>16}: {value}")
-            print(
-                f"{'chat template':>16}: {'from the GGUF' if m.chat_template else 'none (generic)'}"
-            )
-            print(
-                f"{'GPU offload':>16}: {'available' if h.gpu_offload_available() else 'not in this build'}"
-            )
+            return 0
+        for key, value in info.items():
+            if key not in ("chat_template", "kind", "kind_reason") and value not in (None, "", {}):
+                print(f"{key:>16}: {value}")
+        print(f"{'kind':>16}: {m.kind} ({m.kind_reason})")
+        print(f"{'prompt format':>16}: {_prompt_format(m)}")
+        print(
+            f"{'GPU offload':>16}: {'available' if h.gpu_offload_available() else 'not in this build'}"
+        )
     else:
         models = h.list_models()
         if args.json:
@@ -331,8 +335,20 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
             label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
             print(
                 f"{label}\t{m.architecture}\t{m.quantization}\t{size}\tcontext {m.context_length}"
+                f"\t{m.kind}"
             )
     return 0
+
+
+def _prompt_format(m: Any) -> str:
+    """How Hearth prompts the model, without loading it (see engine.llm.runtime)."""
+    if m.kind == "base":
+        return "plain completion: passages, then 'Question: … Answer:'"
+    if m.chat_template:
+        return "chat template from the GGUF"
+    from engine.llm.runtime import builtin_template
+
+    return f"llama.cpp's built-in '{builtin_template(m.architecture, m.vocab_size)}' template"
 
 
 def cmd_train(argv: list[str], home: str | None) -> int:

@@ -200,6 +200,9 @@ class Answer:
     completion_tokens: int = 0
     seconds_to_first_token: float | None = None
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """Things the reader should know about how the answer came about, shown under it
+    (for one: "The model started repeating itself — answer cut.")."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -214,6 +217,7 @@ class Answer:
             "completion_tokens": self.completion_tokens,
             "seconds_to_first_token": self.seconds_to_first_token,
             "seconds": self.seconds,
+            "notes": list(self.notes),
         }
 
 

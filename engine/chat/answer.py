@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.chat.citations import parse_citations
-from engine.chat.prompt import Transcript, continue_prompt, fit_prompt, passage_label, qa_pairs
+from engine.chat.prompt import (
+    BASE_MODEL_PREFACE,
+    Transcript,
+    continue_prompt,
+    fit_prompt,
+    passage_label,
+    qa_pairs,
+)
 from engine.config import Settings
 from engine.events import (
     Answer,
@@ -27,6 +34,7 @@ from engine.events import (
     Status,
     Token,
 )
+from engine.llm.repetition import REPETITION_NOTE, RepetitionGuard
 
 if TYPE_CHECKING:
     from engine.llm.base import ChatModel
@@ -167,6 +175,8 @@ def answer_question(
             count_chat_tokens=model.count_chat_tokens,
             n_ctx=model.n_ctx,
             max_answer_tokens=settings.max_answer_tokens,
+            # A base model continues documents rather than following instructions.
+            system=BASE_MODEL_PREFACE if model.info.kind == "base" else None,
         )
     yield Retrieved(plan.sources)
     if not plan.sources:  # not even part of one passage fits beside the question
@@ -190,6 +200,8 @@ def answer_question(
     parts: list[str] = []
     first_token_at: float | None = None
     cancelled = False
+    guard = RepetitionGuard()
+    loop = None
     stream = model.stream_chat(
         plan.messages,
         max_tokens=plan.max_answer_tokens,
@@ -202,13 +214,22 @@ def answer_question(
                 first_token_at = time.perf_counter() - started
             parts.append(piece)
             yield Token(piece)
+            loop = guard.feed(piece)
+            if loop is not None:  # stop paying for tokens nobody wants to read
+                break
             if cancel is not None and cancel.cancelled:
                 break
     finally:
         stream.close()
     cancelled = bool(cancel is not None and cancel.cancelled)
 
-    text = "".join(parts).strip()
+    text = "".join(parts)
+    notes: tuple[str, ...] = ()
+    if loop is not None:
+        # The answer keeps what came before the loop and its first round.
+        text = text[: loop.cut]
+        notes = (REPETITION_NOTE,)
+    text = text.strip()
     model.transcript = plan.transcript(question, text, turns)
     completion = model.last_stats.completion_tokens
     if not completion and text:
@@ -223,4 +244,5 @@ def answer_question(
         prompt_tokens=plan.prompt_tokens,
         completion_tokens=int(completion),
         seconds_to_first_token=first_token_at,
+        notes=notes,
     )

@@ -33,6 +33,15 @@ _FALLBACK_SYSTEM_PROMPT = (
     '"The documents do not contain the answer."'
 )
 TRIM_MARK = " […]"
+BASE_MODEL_PREFACE = (
+    "The numbered passages below come from the reader's documents. After them comes a "
+    "question, and an answer written only from those passages, in a few sentences, citing "
+    "them as [1], [2]. When the passages do not hold the answer, the answer says: "
+    '"The documents do not contain the answer."'
+)
+"""Opens the prompt of a base (not instruction-tuned) model in place of the system prompt: such
+a model continues a document, so the prompt reads as one whose natural next words are the
+answer (see engine.llm.runtime.completion_prompt)."""
 
 Message = dict[str, str]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.config import Paths
 from engine.errors import ModelError, ModelNotFound
-from engine.llm.gguf_info import check_adapter_fits, read_gguf_info
+from engine.llm.gguf_info import check_adapter_fits, decide_kind, read_gguf_info
 
 REGISTRY_FILE = "models.json"
 _NAME_OK = re.compile(r"^[^\x00-\x1f/\\]{1,120}$")
@@ -52,6 +52,14 @@ class ModelInfo:
     n_head_kv: int = 0
     vocab_size: int = 0
     """Shape of the model, kept to plan memory without reading the file again (0: unknown)."""
+    kind: str = "instruct"
+    """"instruct": chats through a chat template; "base": continues text, prompted as a plain
+    completion (passages, then "Question: … Answer:")."""
+    kind_reason: str = ""
+    """How `kind` was decided, shown in the models list."""
+    sampling: dict[str, float] = field(default_factory=dict)
+    """Sampling recommended by the GGUF (`general.sampling.*`): top_k, top_p, min_p,
+    temperature, repeat_penalty, repeat_last_n; empty when it carries none."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,10 +80,23 @@ class ModelInfo:
             "n_head": self.n_head,
             "n_head_kv": self.n_head_kv,
             "vocab_size": self.vocab_size,
+            "kind": self.kind,
+            "kind_reason": self.kind_reason,
+            "sampling": dict(self.sampling),
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ModelInfo:
+        kind, reason = raw.get("kind"), raw.get("kind_reason")
+        if kind not in ("instruct", "base"):  # an entry written before kinds were recorded
+            details = raw.get("details") or {}
+            kind, reason = decide_kind(
+                chat_template=raw.get("chat_template"),
+                names=[
+                    ("its name", details.get("title")),
+                    ("the file name", Path(raw["path"]).stem),
+                ],
+            )
         return cls(
             name=str(raw["name"]),
             path=Path(raw["path"]),
@@ -94,6 +115,9 @@ class ModelInfo:
             n_head=int(raw.get("n_head") or 0),
             n_head_kv=int(raw.get("n_head_kv") or 0),
             vocab_size=int(raw.get("vocab_size") or 0),
+            kind=str(kind),
+            kind_reason=str(reason or ""),
+            sampling=dict(raw.get("sampling") or {}),
         )
 
 
@@ -228,6 +252,9 @@ class ModelRegistry:
                 n_head=info.n_head,
                 n_head_kv=info.n_head_kv,
                 vocab_size=info.vocab_size,
+                kind=info.kind,
+                kind_reason=info.kind_reason,
+                sampling=dict(info.sampling),
             )
             models.append(entry)
             self._save(models)

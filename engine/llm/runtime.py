@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,101 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-"""Used only for a model whose GGUF carries no chat template."""
+"""Kept for the trainer's tokenizer; chat uses llama.cpp's built-in templates (see
+`builtin_template`) for an instruct model whose GGUF carries none."""
+
+BUILTIN_TEMPLATES = {
+    "gemma": "gemma",
+    "gemma2": "gemma",
+    "gemma3": "gemma",
+    "gemma3n": "gemma",
+    "mistral": "mistral-v7",
+    "mistral3": "mistral-v7",
+    "phi3": "phi3",
+    "phimoe": "phi3",
+    "qwen": "chatml",
+    "qwen2": "chatml",
+    "qwen2moe": "chatml",
+    "qwen3": "chatml",
+    "qwen3moe": "chatml",
+    "command-r": "command-r",
+    "cohere2": "command-r",
+    "deepseek2": "deepseek2",
+    "granite": "granite",
+    "exaone": "exaone3",
+    "chatglm": "chatglm4",
+    "olmo2": "chatml",
+    "smollm3": "chatml",
+}
+"""Architecture -> name of a chat template built into llama.cpp (`llama_chat_apply_template`),
+for an instruct model whose GGUF carries no template of its own."""
+
+COMPLETION_STOPS = ["\nQuestion:", "\nPassages:", "\n\n[", "\n\n\n"]
+"""Where a base model's answer ends: it would go on to write the next question, or more
+numbered passages ("[6] manual.pdf …") -- Gemma 3 270M did both."""
+
+
+def builtin_template(architecture: str, vocab_size: int) -> str:
+    """The llama.cpp template name for an instruct model of `architecture` without a template.
+
+    Llama 3 and Llama 2 share the architecture name "llama"; Llama 3's 128k vocabulary tells
+    them apart. An unknown architecture gets ChatML, the most widely trained format.
+    """
+    if architecture == "llama":
+        return "llama3" if vocab_size >= 128_000 else "llama2"
+    return BUILTIN_TEMPLATES.get(architecture, "chatml")
+
+
+def completion_prompt(messages: list[dict[str, str]]) -> str:
+    """The plain-text prompt that drives a base model: no chat markers, just a document that an
+    answer naturally continues ("Question: … Answer:").
+
+    The system message opens the text; each user message ends with its "Question: …" line
+    (added when the message has none) and is followed by "Answer:", filled by the assistant's
+    earlier reply or, last, left open for the model.
+    """
+    parts: list[str] = []
+    for m in messages:
+        role, content = m.get("role", ""), str(m.get("content", "")).strip()
+        if role == "system":
+            parts.append(content + "\n\n")
+        elif role == "user":
+            last_line = content.rsplit("\n", 1)[-1]
+            if not last_line.startswith("Question:"):
+                content = f"Question: {content}" if "\n" not in content else content
+            parts.append(content + "\nAnswer:")
+        elif role == "assistant":
+            parts.append(f" {content}\n\n")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How llama.cpp picks each token (besides the temperature, which is the user's setting).
+
+    The defaults are what small models need to stay on track: a mild repetition penalty over
+    the last 64 tokens (without it SmolLM2 wrote "data" 150 times in a row), and min-p/top-p
+    to cut the long tail of unlikely tokens. A GGUF that recommends values
+    (`general.sampling.*`) overrides them.
+    """
+
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    repeat_last_n: int = 64
+
+    @classmethod
+    def for_model(cls, recommended: dict[str, float]) -> Sampling:
+        """Hearth's defaults with the GGUF's recommendations applied (temperature aside: answers
+        from documents keep the low temperature the user chose)."""
+        known = {
+            key: type(getattr(cls(), key))(value)
+            for key, value in recommended.items()
+            if key in ("top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n")
+        }
+        return replace(cls(), **known)
+
 
 _GB = 1024**3
 
@@ -170,6 +264,7 @@ class LlamaModel:
                 f"model with `hearth models remove {info.name}` and add it again."
             )
         threads, threads_batch = default_threads()
+        self.sampling = Sampling.for_model(info.sampling)
         if info.context_length > 0:
             # More context than the model was trained for only produces garbage.
             context_length = min(context_length, info.context_length)
@@ -195,6 +290,7 @@ class LlamaModel:
                     n_threads=n_threads or threads,
                     n_threads_batch=n_threads or threads_batch,
                     seed=seed,
+                    last_n_tokens_size=self.sampling.repeat_last_n,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as e:
@@ -209,11 +305,23 @@ class LlamaModel:
         bos_id, eos_id = model.token_bos(), model.token_eos()
         self._bos_text = model.token_get_text(bos_id) if bos_id >= 0 else ""
         eos_text = model.token_get_text(eos_id) if eos_id >= 0 else ""
-        template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
-        self.chat_template: str = template
-        self._formatter = Jinja2ChatFormatter(
-            template=template, eos_token=eos_text, bos_token=self._bos_text
-        )
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        self.kind = info.kind
+        self._formatter: Any = None
+        self._builtin: str | None = None
+        if self.kind == "base":
+            self.prompt_format = "plain completion (base model)"
+        elif template:
+            self.prompt_format = "chat template from the GGUF"
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=eos_text, bos_token=self._bos_text
+            )
+        else:
+            self._builtin = builtin_template(
+                info.architecture, llama_cpp.llama_vocab_n_tokens(self._vocab)
+            )
+            self.prompt_format = f"llama.cpp's built-in '{self._builtin}' template"
+        self.chat_template: str | None = template
         n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self._control_texts = sorted(
             {
@@ -268,17 +376,43 @@ class LlamaModel:
         import jinja2
 
         clean = [{**m, "content": self._defuse(str(m.get("content", "")))} for m in messages]
+        if self.kind == "base":
+            return completion_prompt(clean)
+        if self._builtin is not None:
+            return self._apply_builtin(clean)
         try:
-            return self._formatter(messages=clean).prompt  # type: ignore[arg-type]
+            return self._formatter(messages=clean).prompt
         except (ValueError, jinja2.TemplateError) as e:
             if not clean or clean[0]["role"] != "system" or len(clean) < 2:
                 raise ModelError(f"The chat template of {self.path.name} failed: {e}") from e
         system, first, *rest = clean
         folded = [{**first, "content": f"{system['content']}\n\n{first['content']}"}, *rest]
         try:
-            return self._formatter(messages=folded).prompt  # type: ignore[arg-type]
+            return self._formatter(messages=folded).prompt
         except (ValueError, jinja2.TemplateError) as e:
             raise ModelError(f"The chat template of {self.path.name} failed: {e}") from e
+
+    def _apply_builtin(self, messages: list[dict[str, str]]) -> str:
+        """`messages` through llama.cpp's own template `self._builtin`, reply opened."""
+        llama_cpp = _llama_cpp()
+        raw = [(m["role"].encode(), m["content"].encode()) for m in messages]
+        chat = (llama_cpp.llama_chat_message * len(raw))(
+            *(llama_cpp.llama_chat_message(role=r, content=c) for r, c in raw)
+        )
+        size = 2 * sum(len(r) + len(c) for r, c in raw) + 256
+        for _ in range(2):
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_chat_apply_template(
+                str(self._builtin).encode(), chat, len(raw), True, buf, size
+            )
+            if n < 0:
+                raise ModelError(
+                    f"llama.cpp has no chat template called '{self._builtin}' for {self.path.name}."
+                )
+            if n <= size:
+                return buf.raw[:n].decode("utf-8", errors="replace")
+            size = n + 1
+        raise ModelError(f"The chat template '{self._builtin}' could not format the prompt.")
 
     def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         prompt = self.format_chat(messages)
@@ -366,6 +500,8 @@ class LlamaModel:
             return
 
         stops = [s for s in (stop or []) if s]
+        if self.kind == "base":
+            stops += COMPLETION_STOPS
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""  # text held back: it may be the start of a stop string
         started_text = False
@@ -375,8 +511,14 @@ class LlamaModel:
         self._cancel = cancel
         llm.set_seed(self._seeds.randrange(2**31))
         llama_cpp.llama_set_abort_callback(llm.ctx, self._abort, None)
+        sampling = self.sampling
         generator = llm.generate(
-            tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0
+            tokens,
+            temp=temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            repeat_penalty=sampling.repeat_penalty,
         )
         try:
             try:

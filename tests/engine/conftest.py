@@ -1,10 +1,12 @@
-"""Fixtures shared by the engine's tests: tiny real GGUF models written once per session."""
+"""Fixtures shared by the engine's tests: tiny real GGUF models written once per session, and
+the real SmolLM2 and Gemma 3 models from their packages (support/real_models.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from support.real_models import gemma3_gguf, smollm2_gguf  # noqa: F401 (shared fixtures)
 from support.tiny_gguf import write_tiny_gguf, write_tiny_lora_gguf
 
 

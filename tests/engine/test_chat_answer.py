@@ -4,15 +4,18 @@ the text itself matters (random weights cannot write "[2]")."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine.chat.answer import ADD_MODEL_TEXT, NOT_FOUND_TEXT, Turn, answer_question
+from engine.chat.prompt import BASE_MODEL_PREFACE, Transcript
 from engine.config import Paths, Settings
 from engine.events import Answer, AnswerFinished, CancelToken, Hit, Retrieved, Status, Token
 from engine.llm.base import ChatModel, GenerationStats
 from engine.llm.registry import ModelInfo, ModelRegistry
+from engine.llm.repetition import REPETITION_NOTE
 from engine.llm.runtime import LlamaModel
 
 SETTINGS = Settings(max_answer_tokens=24, passages=3, temperature=0.0)
@@ -155,7 +158,7 @@ class ScriptedModel:
     def count_chat_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
-    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):  # type: ignore[no-untyped-def]
+    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):
         self.messages = messages
         yield from self.reply
 
@@ -169,7 +172,7 @@ def test_citations_map_to_the_sources() -> None:
         ["Hold the reset ", "button [2]", ". The pump runs at 3 bar [1, 2]", " [7]."]
     )
     _, answer = run(
-        answer_question("How do I clear E4?", hits=HITS, model=model, settings=SETTINGS)  # type: ignore[arg-type]
+        answer_question("How do I clear E4?", hits=HITS, model=model, settings=SETTINGS)
     )
     assert answer.cited == (2, 1), "in order of first mention, [7] does not exist"
     assert answer.grounded
@@ -181,16 +184,14 @@ def test_citations_map_to_the_sources() -> None:
 
 def test_a_model_saying_the_documents_lack_the_answer_is_not_grounded() -> None:
     model = ScriptedModel(["The documents do not contain the answer."])
-    _, answer = run(
-        answer_question("Who won in 1998?", hits=HITS, model=model, settings=SETTINGS)  # type: ignore[arg-type]
-    )
+    _, answer = run(answer_question("Who won in 1998?", hits=HITS, model=model, settings=SETTINGS))
     assert not answer.grounded and answer.cited == ()
 
 
 def test_a_follow_up_continues_the_previous_prompt() -> None:
     model = ScriptedModel(["It runs at 3 bar [1]."])
     _, first = run(
-        answer_question("What is the pump pressure?", hits=HITS[:2], model=model, settings=SETTINGS)  # type: ignore[arg-type]
+        answer_question("What is the pump pressure?", hits=HITS[:2], model=model, settings=SETTINGS)
     )
     before = list(model.messages)
     history = [Turn("user", first.question), Turn("assistant", first.text)]
@@ -199,7 +200,7 @@ def test_a_follow_up_continues_the_previous_prompt() -> None:
     events, second = run(
         answer_question(
             "And the filter?", hits=HITS[1:3], model=model, history=history, settings=SETTINGS
-        )  # type: ignore[arg-type]
+        )
     )
     # Word for word what the model saw, then its reply, then only the new passage, numbered on.
     assert model.messages[: len(before)] == before
@@ -218,7 +219,7 @@ def test_a_follow_up_continues_the_previous_prompt() -> None:
         answer_question(
             "And the filter?", hits=HITS[2:3], model=model, history=other, settings=SETTINGS
         )
-    )  # type: ignore[arg-type]
+    )
     assert model.messages[1] == {"role": "user", "content": "Something else?"}
     assert model.messages[-1]["content"].startswith("Passages:\n\n[1] manual-3.pdf")
 
@@ -232,7 +233,7 @@ def test_a_conversation_starts_afresh_when_it_has_shown_enough_passages() -> Non
         _, answer = run(
             answer_question(
                 f"Question {i}?", hits=[h], model=model, history=history, settings=settings
-            )  # type: ignore[arg-type]
+            )
         )
         numbered.append(len(answer.sources))
         history += [Turn("user", answer.question), Turn("assistant", answer.text)]
@@ -254,3 +255,29 @@ def test_a_follow_up_reads_only_the_new_message(model: LlamaModel) -> None:
     assert stats.cached_tokens >= first_prompt, "the whole first prompt comes from the cache"
     assert stats.prompt_tokens == second.prompt_tokens > first_prompt
     assert second.sources == tuple(HITS), "[1]-[3] from before, [4] new"
+
+
+def test_a_looping_model_is_cut_with_a_note() -> None:
+    model = ScriptedModel(["CSV files hold ", "data [1]. "] + ["data "] * 300)
+    events, answer = run(
+        answer_question("What is in a CSV file?", hits=HITS, model=model, settings=SETTINGS)
+    )
+    assert answer.text == "CSV files hold data [1]. data", "one round of the loop is kept"
+    assert answer.notes == (REPETITION_NOTE,)
+    assert answer.to_json()["notes"] == [REPETITION_NOTE]
+    streamed = sum(1 for e in events if isinstance(e, Token))
+    assert streamed < 40, "generation stops soon after the loop shows, not at the token limit"
+    assert isinstance(model.transcript, Transcript)
+    assert model.transcript.turns[-1][1] == answer.text, "the follow-up sees the cut answer"
+
+    calm = ScriptedModel(["The pump runs at 3 bar [1]."])
+    _, fine = run(answer_question("Pressure?", hits=HITS, model=calm, settings=SETTINGS))
+    assert fine.notes == ()
+
+
+def test_a_base_model_is_prompted_as_a_document() -> None:
+    model = ScriptedModel(["It runs at 3 bar [1]."])
+    model.info = replace(model.info, kind="base")
+    run(answer_question("What pressure?", hits=HITS, model=model, settings=SETTINGS))
+    assert model.messages[0] == {"role": "system", "content": BASE_MODEL_PREFACE}
+    assert model.messages[-1]["content"].endswith("Question: What pressure?")

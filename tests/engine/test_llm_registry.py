@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,21 @@ def test_adapters_on_a_base(
     registry.remove(base.name)
     assert [m.name for m in registry.list()] == [qwen.name], "adapters go with their base"
     assert tiny_lora_gguf.is_file()
+
+
+def test_kind_is_recorded_and_decided_for_older_entries(
+    registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path, hearth_home: Path
+) -> None:
+    info = registry.add(tiny_gguf)
+    assert (info.kind, info.kind_reason) == ("instruct", "the file name says so (tiny-chat)")
+    assert registry.get("tiny-chat").kind == "instruct"
+
+    # An entry written before kinds were recorded is decided when read.
+    stored = hearth_home / "models" / "models.json"
+    raw = json.loads(stored.read_text(encoding="utf-8"))
+    old = {k: v for k, v in raw["models"][0].items() if k not in ("kind", "kind_reason")}
+    base = dict(old, name="old-base", chat_template=None, path=str(tmp_path / "llama-7b.gguf"))
+    raw["models"] = [old, base]
+    stored.write_text(json.dumps(raw), encoding="utf-8")
+    assert registry.get("tiny-chat").kind == "instruct"
+    assert registry.get("old-base").kind == "base"

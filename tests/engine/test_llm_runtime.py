@@ -4,6 +4,7 @@ memory checks and files llama.cpp refuses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,15 @@ from engine.config import Paths
 from engine.errors import ModelError, ModelTooLarge
 from engine.events import CancelToken
 from engine.llm.registry import ModelInfo, ModelRegistry
-from engine.llm.runtime import LlamaModel, ModelRuntime, estimate_memory, gpu_offload_available
+from engine.llm.runtime import (
+    BUILTIN_TEMPLATES,
+    LlamaModel,
+    ModelRuntime,
+    Sampling,
+    builtin_template,
+    estimate_memory,
+    gpu_offload_available,
+)
 
 MESSAGES = [
     {"role": "system", "content": "Answer from the passages."},
@@ -246,3 +255,81 @@ def test_sampling_varies_between_replies_but_greedy_does_not(model: LlamaModel) 
     assert len(greedy) == 1
     sampled = {model.chat(MESSAGES, max_tokens=12, temperature=1.5) for _ in range(4)}
     assert len(sampled) > 1, "asking again can give another answer"
+
+
+def test_an_instruct_model_without_a_template_gets_llama_cpps_own(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    path = write_tiny_gguf(tmp_path / "plain-instruct.gguf", chat_template="")
+    info = registry.add(path)
+    assert info.kind == "instruct" and info.chat_template is None
+    m = LlamaModel(info, context_length=256, n_threads=1)
+    try:
+        assert m.prompt_format == "llama.cpp's built-in 'llama2' template"
+        prompt = m.format_chat(MESSAGES)
+        assert "[INST]" in prompt and "What does the manual say" in prompt
+        assert "<|im_start|>" not in prompt, "no ChatML for a model that does not know it"
+        assert m.chat(MESSAGES, max_tokens=4, temperature=0.0) is not None
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize(
+    ("arch", "vocab", "name"),
+    [
+        ("gemma3", 262_144, "gemma"),
+        ("llama", 128_256, "llama3"),
+        ("llama", 32_000, "llama2"),
+        ("qwen2", 151_936, "chatml"),
+        ("phi3", 32_064, "phi3"),
+        ("mistral", 131_072, "mistral-v7"),
+        ("something-new", 1000, "chatml"),
+    ],
+)
+def test_builtin_templates_by_architecture(arch: str, vocab: int, name: str) -> None:
+    assert builtin_template(arch, vocab) == name
+
+
+def test_llama_cpp_knows_every_builtin_template_named() -> None:
+    import ctypes
+
+    import llama_cpp
+
+    chat = (llama_cpp.llama_chat_message * 1)(
+        llama_cpp.llama_chat_message(role=b"user", content=b"Hello")
+    )
+    buf = ctypes.create_string_buffer(256)
+    for name in {*BUILTIN_TEMPLATES.values(), "llama2", "llama3", "chatml"}:
+        assert llama_cpp.llama_chat_apply_template(name.encode(), chat, 1, True, buf, 256) > 0, name
+
+
+def test_a_base_model_gets_a_plain_completion_prompt(
+    registry: ModelRegistry, tiny_gguf: Path
+) -> None:
+    info = replace(registry.add(tiny_gguf), kind="base")
+    m = LlamaModel(info, context_length=512, n_threads=1)
+    try:
+        assert m.prompt_format == "plain completion (base model)"
+        history = [
+            {"role": "user", "content": "How hot?"},
+            {"role": "assistant", "content": "60 degrees [1]."},
+        ]
+        last = {"role": "user", "content": "Passages:\n\n[1] a.pdf\nPump text.\n\nQuestion: And?"}
+        prompt = m.format_chat([MESSAGES[0], *history, last])
+        assert prompt == (
+            "Answer from the passages.\n\nQuestion: How hot?\nAnswer: 60 degrees [1].\n\n"
+            "Passages:\n\n[1] a.pdf\nPump text.\n\nQuestion: And?\nAnswer:"
+        )
+        assert "<|im_start|>" not in prompt
+        assert m.chat([MESSAGES[0], last], max_tokens=6, temperature=0.0) is not None
+        assert 0 < m.last_stats.completion_tokens <= 6
+    finally:
+        m.close()
+
+
+def test_sampling_defaults_and_the_ggufs_recommendations() -> None:
+    plain = Sampling.for_model({})
+    assert plain.repeat_penalty > 1.0 and plain.min_p > 0, "small models need both"
+    tuned = Sampling.for_model({"top_k": 64, "top_p": 0.9, "temperature": 1.0})
+    assert (tuned.top_k, tuned.top_p, tuned.repeat_penalty) == (64, 0.9, plain.repeat_penalty)
+    assert isinstance(tuned.top_k, int)
