@@ -43,7 +43,8 @@ from engine.errors import (  # noqa: E402
     MissingDependency,
     UnsupportedFormat,
 )
-from engine.ingest.parse import DocumentBuilder, ParsedDocument  # noqa: E402
+from engine.ingest.archive import check_archive  # noqa: E402
+from engine.ingest.document import DocumentBuilder, ParsedDocument  # noqa: E402
 
 FORMAT_NAMES = {
     "docx": "Word document",
@@ -120,6 +121,7 @@ def _check_container(path: Path, kind: str) -> None:
     if kind not in _ZIP_KINDS:
         return
     if zipfile.is_zipfile(path):
+        check_archive(path, what)
         return
     with open(path, "rb") as f:
         head = f.read(1 << 20)
@@ -413,7 +415,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 def _html_text(path: Path) -> str:
     import codecs
 
-    from engine.ingest.plaintext import decode_bytes
+    from engine.ingest.document import decode_bytes
 
     data = path.read_bytes()
     declared = _META_CHARSET.search(data[:4096])
