@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Generator
 from multiprocessing.connection import Connection
@@ -43,8 +44,8 @@ def time_budget(size: int) -> float:
 class ParserWorker:
     """One worker process for the risky formats of an ingest; started on first use."""
 
-    def __init__(self, *, memory_bytes: int = MEMORY_BUDGET_BYTES) -> None:
-        self.memory_bytes = memory_bytes
+    def __init__(self, *, memory_bytes: int | None = None) -> None:
+        self.memory_bytes = MEMORY_BUDGET_BYTES if memory_bytes is None else memory_bytes
         self._process: Any = None
         self._conn: Connection | None = None
 
@@ -148,6 +149,19 @@ def _limit_memory(budget: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether a reader's error came from the memory limit: C libraries (zlib, lxml) report a
+    failed allocation as their own error ("Unable to allocate output buffer"), not MemoryError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MemoryError):
+            return True
+        if seen is not exc and re.search(r"\balloc|memory", str(seen), re.IGNORECASE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def serve(conn: Connection, memory_bytes: int) -> None:
     """The worker's loop: read the paths it is sent, answer with a document or an error."""
     from engine.ingest.parse import parse_file
@@ -168,7 +182,9 @@ def serve(conn: Connection, memory_bytes: int) -> None:
         except MemoryError:
             reply = ("memory",)
         except DocumentError as exc:
-            reply = ("error", type(exc).__name__, exc.reason)
+            reply = (
+                ("memory",) if _out_of_memory(exc) else ("error", type(exc).__name__, exc.reason)
+            )
         except errors.HearthError as exc:
             reply = ("error", "DocumentError", str(exc))
         except Exception as exc:  # a parser bug on one file must not end the worker
