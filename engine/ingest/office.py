@@ -115,8 +115,9 @@ def reader(kind: str) -> Callable[[Path], ParsedDocument]:
 # --- checks before partitioning ---------------------------------------------------------------
 
 
-def _check_container(path: Path, kind: str) -> None:
-    """Refuse files that cannot be the format their suffix claims, with the likely reason."""
+def check_container(path: Path, kind: str) -> None:
+    """Refuse files that cannot be the format their suffix claims (with the likely reason),
+    and ZIP packages that would unpack to far too much. Cheap: nothing is inflated."""
     what = FORMAT_NAMES[kind]
     if kind not in _ZIP_KINDS:
         return
@@ -199,7 +200,7 @@ def _require_pandoc() -> None:
 
 
 def _read(path: Path, kind: str) -> ParsedDocument:
-    _check_container(path, kind)
+    check_container(path, kind)
     html_text = _html_text(path) if kind == "html" else None
     try:
         elements = _partition(path, kind, html_text)

@@ -415,6 +415,9 @@ class _Reader:
         name = path.name
         t0 = time.perf_counter()
         if kind in RISKY_KINDS:
+            from engine.ingest.office import check_container
+
+            check_container(path, kind)  # damaged packages and bombs: no worker needed
             doc = yield from self._in_worker(path, size)
         else:
             doc = yield from _waiting(
@@ -692,8 +695,6 @@ def _run(
             chunk_overlap=chunk_overlap,
             pool=pool,
         )
-        if any(_kind_guess(p) in RISKY_KINDS for p in files):
-            reader.worker.start()  # it imports its parsers while the first files are read
         for problem in found.problems:
             yield reader.record_failure(problem)
         for index, path in enumerate(files):
@@ -724,8 +725,3 @@ def _run(
             collection.vectors().update(removed, ())
             collection.save_vectors()
     return cancelled
-
-
-def _kind_guess(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return {".htm": "html", ".xhtml": "html", ".eml": "email"}.get(suffix, suffix.lstrip("."))
