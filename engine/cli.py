@@ -23,7 +23,9 @@ from engine.events import (
     AnswerFinished,
     CancelToken,
     DocumentRemoved,
+    FileDuplicate,
     FileFailed,
+    FileStarted,
     IngestFinished,
     IngestProgress,
     IngestStarted,
@@ -74,6 +76,7 @@ def _cancel_on_interrupt(token: CancelToken) -> Iterator[None]:
 
 
 def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
+    """Index paths; exits 1 (after the summary) when a named path or any file failed."""
     if not args.paths and not args.sync:
         print("Name files or folders to ingest, or use --sync to re-check the collection.")
         return 2
@@ -82,6 +85,11 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
     token = CancelToken()
     bar: Any = None
     summary = None
+    waiting_said = False
+
+    def say(msg: str) -> None:
+        (bar.write if bar is not None else print)(msg)
+
     with _cancel_on_interrupt(token):
         for event in h.ingest(args.paths, collection=args.collection, sync=args.sync, cancel=token):
             if isinstance(event, IngestStarted):
@@ -92,20 +100,26 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
                     disable=args.quiet or not sys.stderr.isatty(),
                     dynamic_ncols=True,
                 )
+            elif isinstance(event, FileStarted) and bar is not None:
+                bar.set_postfix_str(f"reading {event.path.name}", refresh=True)
             elif isinstance(event, IngestProgress) and bar is not None:
+                if event.stage == "waiting" and not waiting_said and not args.quiet:
+                    say(event.activity)  # also without a terminal: say why nothing moves
+                    waiting_said = True
                 bar.n = event.files_done
-                bar.set_postfix_str(
-                    f"{event.chunks_done} chunks, {event.chunks_per_s:.1f}/s, "
-                    f"ETA {_human_time(event.eta_s)}",
-                    refresh=False,
-                )
+                parts = [event.activity] if event.activity else []
+                if event.stage == "embedding":
+                    parts.append(f"{event.chunks_per_s:.1f}/s, ETA {_human_time(event.eta_s)}")
+                    if event.current is not None:
+                        parts.append(event.current.name)
+                bar.set_postfix_str(", ".join(parts), refresh=False)
                 bar.refresh()
             elif isinstance(event, FileFailed):
-                msg = f"failed: {event.path}: {event.reason}"
-                (bar.write if bar is not None else print)(msg)
+                say(f"failed: {event.path}: {event.reason}")
+            elif isinstance(event, FileDuplicate):
+                say(f"duplicate: {event.path} (same content as {event.original}; indexed once)")
             elif isinstance(event, DocumentRemoved):
-                msg = f"removed (file is gone): {event.path}"
-                (bar.write if bar is not None else print)(msg)
+                say(f"removed (file is gone): {event.path}")
             elif isinstance(event, IngestFinished):
                 summary = event.summary
     if bar is not None:
@@ -114,6 +128,10 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
         return 1
     s = summary
     parts = [f"{s.indexed} indexed", f"{s.skipped} unchanged", f"{s.failed} failed"]
+    if s.duplicates:
+        parts.append(f"{s.duplicates} duplicates")
+    if s.missing:
+        parts.append(f"{len(s.missing)} not found")
     if s.removed:
         parts.append(f"{s.removed} removed")
     rate = f", {s.chunks / s.seconds:.1f} chunks/s" if s.seconds and s.chunks else ""
@@ -123,7 +141,9 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
         print("What was finished is kept; run the same command again to continue.")
     if s.failed:
         print("`hearth status` lists the files that failed and why.")
-    return 130 if s.cancelled else 0
+    if s.cancelled:
+        return 130
+    return 0 if s.ok else 1
 
 
 def cmd_search(h: Hearth, args: argparse.Namespace) -> int:
@@ -243,6 +263,12 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
                         for d in docs
                         if d.status == "failed"
                     ],
+                    "duplicates": [
+                        {"file": str(d.path), "same_as": str(d.duplicate_of)}
+                        for d in docs
+                        if d.status == "duplicate"
+                    ],
+                    "indexing": c.indexing.describe() if c.indexing else None,
                 }
             )
         print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -258,9 +284,13 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
             f"\n{c.name}: {c.documents} documents, {c.chunks} chunks, {c.failed} failed "
             f"(embedding model {c.embedding_model})"
         )
+        if c.indexing is not None:
+            print(f"  {c.indexing.describe()}")
         for d in h.documents(c.name):
             if d.status == "failed":
                 print(f"  failed: {d.path}\n          {d.error}")
+            elif d.status == "duplicate":
+                print(f"  duplicate: {d.path}\n          same content as {d.duplicate_of}")
     return 0
 
 

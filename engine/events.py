@@ -60,7 +60,16 @@ class FileSkipped:
 
 
 @dataclass(frozen=True)
+class FileDuplicate(FileSkipped):
+    """A file whose content equals an indexed document's: recorded, not embedded twice."""
+
+    original: Path
+
+
+@dataclass(frozen=True)
 class FileFailed:
+    """A file or folder that could not be read, and why (also listed by `hearth status`)."""
+
     path: Path
     reason: str
 
@@ -72,13 +81,27 @@ class DocumentRemoved:
 
 @dataclass(frozen=True)
 class IngestProgress:
+    """Where the run is; sent within a second of the start and every second or two after,
+    also while one long file is read or embedded."""
+
     files_done: int
+    """Files finished: indexed, unchanged, duplicate or failed."""
     files_total: int
     chunks_done: int
+    """Chunks embedded in this run."""
     elapsed_s: float
     chunks_per_s: float
     eta_s: float | None
     current: Path | None = None
+    stage: str = ""
+    """"waiting" (another ingest holds the collection), "loading" (the embedding model),
+    "reading" (files to text and chunks), "embedding" (chunks to vectors), "saving"."""
+    chunks_total: int = 0
+    """Chunks of this run written so far; all of them are searchable by keywords."""
+    activity: str = ""
+    """What is happening, for a person: "Reading big.md: 12 of 50 MB"."""
+    file_fraction: float | None = None
+    """How far the current file is (0..1), where that is known."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +115,18 @@ class IngestSummary:
     pages: int = 0
     seconds: float = 0.0
     cancelled: bool = False
-    failures: tuple[tuple[Path, str], ...] = ()
+    failures: tuple[FileFailed, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage: parse, chunk, embed, write."""
+    duplicates: int = 0
+    """Files with the content of an indexed document: recorded, not embedded again."""
+    missing: tuple[Path, ...] = ()
+    """Paths named by the caller that do not exist (reported, not recorded)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every named path and every file found was read (no failure, none missing)."""
+        return not self.failed and not self.missing
 
 
 @dataclass(frozen=True)
@@ -107,6 +139,7 @@ IngestEvent = (
     | FileStarted
     | FileIndexed
     | FileSkipped
+    | FileDuplicate
     | FileFailed
     | DocumentRemoved
     | IngestProgress

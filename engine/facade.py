@@ -60,6 +60,8 @@ class DocumentInfo:
     error: str | None
     size: int
     updated_at: float
+    duplicate_of: Path | None = None
+    """For a duplicate: the indexed document with the same content."""
 
     @classmethod
     def from_record(cls, r: DocumentRecord) -> DocumentInfo:
@@ -75,6 +77,7 @@ class DocumentInfo:
             error=r.error,
             size=r.size,
             updated_at=r.updated_at,
+            duplicate_of=r.duplicate_of,
         )
 
 

@@ -26,7 +26,7 @@ from engine.errors import (
     MissingDependency,
     ScannedDocument,
 )
-from engine.ingest.parse import DocumentBuilder, ParsedDocument
+from engine.ingest.document import DocumentBuilder, ParsedDocument
 
 HEADING_SIZE_RATIO = 1.12
 """A line is a heading candidate when its font is at least this much larger than the body's."""
