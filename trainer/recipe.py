@@ -138,7 +138,7 @@ def run(
 
     checkpoint_dir, made = training_checkpoint(base.path, paths.cache)
     threads = _use_threads(t.threads) if device == "cpu" else None
-    on = f"{device}, {threads} threads" if threads else device
+    on = f"{device}, {threads} thread{'s' if threads > 1 else ''}" if threads else device
     yield Prepare(
         "model",
         ("Converted the GGUF to a training checkpoint" if made else "Loading the base model")
