@@ -338,3 +338,23 @@ def test_json_output_is_json_events_alone_and_draws_no_progress_bars(
     assert model["message"].startswith("Converted the GGUF")  # the conversion ran here
     assert "\r" not in done.stderr and "it/s" not in done.stderr  # no bars, not even there
     assert "n_ctx_train (0)" not in done.stderr
+
+
+def test_cpu_threads_follow_the_setting_the_environment_then_the_free_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import psutil
+
+    from trainer.model import cpu_threads
+
+    cores = min(psutil.cpu_count(logical=False) or 1, len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert cpu_threads(3) == 3
+    assert cpu_threads(None) == 5
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert cpu_threads(None) == cores  # an idle machine: one thread per core
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
+    assert cpu_threads(None) == 1  # every core busy with other work: one thread
