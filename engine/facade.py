@@ -30,10 +30,13 @@ from engine.offline import go_offline
 from engine.resources import samples_dir
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
-    from engine.llm.registry import ModelInfo, ModelRegistry
     from engine.llm.base import ChatModel
+    from engine.llm.registry import ModelInfo, ModelRegistry
+    from engine.llm.remote import RemoteModel
     from engine.llm.runtime import ModelRuntime
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
@@ -87,6 +90,7 @@ class Hearth:
         self._models: ModelRegistry | None = None
         self._runtime: ModelRuntime | None = None
         self._conversations: ConversationStore | None = None
+        self._remotes: dict[str, RemoteModel] = {}
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -205,23 +209,27 @@ class Hearth:
         model: str | None = None,
         history: Sequence[Turn] = (),
         cancel: CancelToken | None = None,
+        settings: Settings | None = None,
     ) -> Iterator[ChatEvent]:
         """Answer a question from a collection's documents, streaming tokens, with citations.
 
         Without an installed chat model the answer is made of the best passages, cited.
+        `settings` replaces the saved settings for this answer only (the API's per-request
+        passages, temperature and answer length).
         """
         from engine.chat.answer import answer_question
 
+        settings = settings or self.settings
         question = question.strip()
         if not question:
             raise HearthError("Type a question first.")
         yield Status("Searching your documents…")
         hits = self.search(
-            _retrieval_query(question, history), collection=collection, k=self.settings.passages
+            _retrieval_query(question, history), collection=collection, k=settings.passages
         )
         chat_model = None
         # A model named by the caller must exist; otherwise the user's choice, or the first one.
-        info = self.models.get(model) if model else self.models.default(self.settings.chat_model)
+        info = self.models.get(model) if model else self.models.default(settings.chat_model)
         if info is not None:
             yield Status(f"Loading {info.name}…")
             chat_model = self._load_model(info)
@@ -230,7 +238,7 @@ class Hearth:
             hits=hits,
             model=chat_model,
             history=history,
-            settings=self.settings,
+            settings=settings,
             cancel=cancel,
         )
 
@@ -264,6 +272,8 @@ class Hearth:
         return self._load_model(self.models.get(name))
 
     def _load_model(self, info: ModelInfo) -> ChatModel:
+        if info.is_remote:
+            return self._remote_model(info)
         with self._lock:
             if self._runtime is None:
                 from engine.llm.runtime import ModelRuntime
@@ -277,6 +287,42 @@ class Hearth:
             context_length=self.settings.context_length,
             gpu_layers=self.settings.gpu_layers,
         )
+
+    # --- remote models and serving (engine/llm/remote.py, engine/serve/) ---------------------
+
+    def add_remote_model(
+        self,
+        name: str,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        context_length: int = 0,
+    ) -> ModelInfo:
+        """Register a chat model served by an OpenAI-compatible server (llama-server, vLLM)."""
+        return self.models.add_remote(
+            name, url=url, model=model, api_key_env=api_key_env, context_length=context_length
+        )
+
+    def remote_endpoints(self) -> list[ModelInfo]:
+        """Every remote model: the only addresses outside this computer Hearth talks to."""
+        return self.models.endpoints()
+
+    def _remote_model(self, info: ModelInfo) -> ChatModel:
+        """One client per remote entry, kept so a follow-up continues the same transcript."""
+        from engine.llm.remote import RemoteModel
+
+        with self._lock:
+            model = self._remotes.get(info.name)
+            if model is None or model.info != info:
+                model = RemoteModel(info, context_length=self.settings.context_length)
+                self._remotes[info.name] = model
+            return model
+
+    def embed(self, texts: Sequence[str], *, collection: str | None = None) -> np.ndarray:
+        """Embeddings of `texts` (float32 rows, L2-normalized) by a collection's embedding
+        model, as its passages were indexed."""
+        return self._collection(collection).embedder().embed(list(texts))
 
     @staticmethod
     def gpu_offload_available() -> bool:
@@ -302,6 +348,8 @@ class Hearth:
         self._collections.close()
         if self._runtime is not None:
             self._runtime.unload()
+        for remote in self._remotes.values():
+            remote.close()
         if self._conversations is not None:
             self._conversations.close()
 

@@ -22,6 +22,7 @@ from engine.llm.gguf_info import check_adapter_fits, read_gguf_info
 
 REGISTRY_FILE = "models.json"
 _NAME_OK = re.compile(r"^[^\x00-\x1f/\\]{1,120}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,17 @@ class ModelInfo:
     n_head_kv: int = 0
     vocab_size: int = 0
     """Shape of the model, kept to plan memory without reading the file again (0: unknown)."""
+    # --- a model behind a remote OpenAI-compatible server (engine/llm/remote.py) ---
+    url: str | None = None
+    """Base URL of the server's API (`http://host:port/v1`); None for a local GGUF file."""
+    remote_model: str | None = None
+    """Model id to ask the server for; None: the first model the server lists."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the server's API key (never the key itself)."""
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +83,9 @@ class ModelInfo:
             "n_head": self.n_head,
             "n_head_kv": self.n_head_kv,
             "vocab_size": self.vocab_size,
+            "url": self.url,
+            "remote_model": self.remote_model,
+            "api_key_env": self.api_key_env,
         }
 
     @classmethod
@@ -93,6 +108,9 @@ class ModelInfo:
             n_head=int(raw.get("n_head") or 0),
             n_head_kv=int(raw.get("n_head_kv") or 0),
             vocab_size=int(raw.get("vocab_size") or 0),
+            url=raw.get("url") or None,
+            remote_model=raw.get("remote_model") or None,
+            api_key_env=raw.get("api_key_env") or None,
         )
 
 
@@ -284,6 +302,58 @@ class ModelRegistry:
             self._save(models)
             return entry
 
+    # --- remote endpoints ---------------------------------------------------------------------
+
+    def add_remote(
+        self,
+        name: str,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        context_length: int = 0,
+    ) -> ModelInfo:
+        """Register a chat model served by an OpenAI-compatible server at `url` (…/v1).
+
+        Only the name of the environment variable that holds the API key is stored, so the
+        key never lands in Hearth's files.
+        """
+        url = check_remote_url(url)
+        if api_key_env is not None and not _ENV_NAME.match(api_key_env):
+            raise ModelError(
+                f"'{api_key_env}' is not an environment variable name. Give the variable's "
+                "name (such as MY_SERVER_KEY), not the key itself."
+            )
+        with self._lock:
+            models = self._load()
+            final = self._check_name(name)
+            if final in {m.name for m in models}:
+                raise ModelError(
+                    f"A model named '{final}' is already installed. Choose another name, "
+                    f"or remove it first with `hearth models remove {final}`."
+                )
+            entry = ModelInfo(
+                name=final,
+                path=Path(),
+                size_bytes=0,
+                architecture="remote",
+                parameters=None,
+                quantization="",
+                context_length=max(0, int(context_length)),
+                chat_template=None,
+                added_at=_now(),
+                url=url,
+                remote_model=model or None,
+                api_key_env=api_key_env or None,
+            )
+            models.append(entry)
+            self._save(models)
+            return entry
+
+    def endpoints(self) -> list[ModelInfo]:
+        """The remote models: every address outside this computer Hearth may talk to."""
+        return [m for m in self.list() if m.is_remote]
+
     def remove(self, name: str) -> None:
         """Forget a model (and, for a base, the adapters on it); the files stay on disk."""
         target = self.get(name)
@@ -291,3 +361,22 @@ class ModelRegistry:
             models = self._load()
             kept = [m for m in models if m.name != target.name and m.base != target.name]
             self._save(kept)
+
+
+def check_remote_url(url: str) -> str:
+    """`url` normalised (no trailing slash) if it is an http(s) address with a host."""
+    from urllib.parse import urlsplit
+
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelError(
+            f"'{url}' is not a server address. Give the API's base URL, such as "
+            "http://192.168.1.20:8080/v1 (llama.cpp's llama-server) or http://gpu-box:8000/v1 "
+            "(vLLM)."
+        )
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise ModelError(f"The port in '{url}' is not a number.") from e
+    return url
