@@ -7,6 +7,7 @@ example one Hearth fine-tuned); chat loads the base once and switches the adapte
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -350,7 +351,7 @@ class ModelRegistry:
             self._save(models)
             return entry
 
-    def endpoints(self) -> list[ModelInfo]:
+    def endpoints(self) -> builtins.list[ModelInfo]:
         """The remote models: every address outside this computer Hearth may talk to."""
         return [m for m in self.list() if m.is_remote]
 

@@ -246,6 +246,7 @@ class RemoteModel:
         first_at: float | None = None
         started_text = False
         cancelled = False
+        finished = False
         stream: Any = None
         try:
             try:
@@ -266,6 +267,7 @@ class RemoteModel:
                         stats = replace(stats, prompt_tokens=int(usage.prompt_tokens))
                     if not chunk.choices:
                         continue
+                    finished = finished or bool(chunk.choices[0].finish_reason)
                     piece = chunk.choices[0].delta.content
                     if not piece:
                         continue
@@ -280,6 +282,16 @@ class RemoteModel:
                     yield piece
             except (openai.APIError, httpx.HTTPError) as e:
                 raise self._fail(e) from e
+            if not finished and not cancelled:
+                # llama_cpp.server, for one, reports a failure after the response began by
+                # ending the stream: without a finish reason the answer is not complete.
+                raise ModelError(
+                    f"The chat server of '{self.info.name}' at {self.url} stopped sending the "
+                    f"answer before it was finished (after {produced} pieces). Its log says "
+                    "why; a prompt longer than the server's context is a common cause (set "
+                    "the context length with `hearth models add-remote ... --context N`). "
+                    "Nothing was lost; ask again."
+                )
         finally:
             if stream is not None:
                 stream.close()

@@ -256,7 +256,9 @@ def create_app(hearth: Hearth, config: ServeConfig, owner: ModelOwner) -> Any:
                     type="invalid_request_error",
                 )
             history = [
-                Turn(m.role, m.text()) for m in body.messages[:-1] if m.role in ("user", "assistant")
+                Turn(m.role, m.text())
+                for m in body.messages[:-1]
+                if m.role in ("user", "assistant")
             ]
             collection = body.hearth.collection
             k = body.hearth.k

@@ -39,7 +39,9 @@ class ServerBusy(HearthError):
 class ModelOwner:
     """Runs jobs one at a time, in order, on the one thread that uses the chat model."""
 
-    def __init__(self, *, max_waiting: int = 8, submit: Callable[[Job], None] | None = None) -> None:
+    def __init__(
+        self, *, max_waiting: int = 8, submit: Callable[[Job], None] | None = None
+    ) -> None:
         self.max_waiting = max_waiting
         self._submit = submit
         self._pending = 0

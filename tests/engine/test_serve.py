@@ -90,7 +90,9 @@ def test_plain_chat_streams_and_answers_whole(client: openai.OpenAI) -> None:
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(pieces) >= 2, "the reply arrived piece by piece"
     assert "".join(pieces) == text, "streamed and whole replies agree at temperature 0"
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
