@@ -65,44 +65,74 @@ class ApiServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout: float = 30.0) -> str:
-        """Bind and serve; the base URL. ServeError when the address cannot be bound."""
-        import uvicorn
-
-        server = uvicorn.Server(_uvicorn_config(self.hearth, self.config, self.owner))
-        failure: list[BaseException] = []
+    def begin(self) -> None:
+        """Start serving in the background without waiting; `state` tells how it went."""
+        self._failure: list[BaseException] = []
+        self._stopping = False
 
         def run() -> None:
             try:
+                import uvicorn
+
+                server = uvicorn.Server(_uvicorn_config(self.hearth, self.config, self.owner))
+                self._server = server
+                if self._stopping:
+                    return
                 server.run()
             except BaseException as e:  # SystemExit from a failed bind included
-                failure.append(e)
+                self._failure.append(e)
 
-        self._server = server
         self._thread = threading.Thread(target=run, name="hearth-api", daemon=True)
         self._thread.start()
+
+    @property
+    def state(self) -> str:
+        """'starting', 'running', 'failed' or 'stopped'."""
+        server, thread = self._server, self._thread
+        if server is not None and server.started and thread is not None and thread.is_alive():
+            if not self.port:
+                sockets = [s for srv in server.servers for s in srv.sockets]
+                if sockets:
+                    self.port = int(sockets[0].getsockname()[1])
+            return "running"
+        if thread is not None and thread.is_alive():
+            return "starting"
+        return "failed" if getattr(self, "_failure", None) or thread is not None else "stopped"
+
+    @property
+    def error(self) -> str:
+        """Why serving failed, in words a person can act on."""
+        failure = getattr(self, "_failure", None)
+        if failure and not isinstance(failure[0], SystemExit) and str(failure[0]):
+            return f"Hearth could not serve on {self.config.host}:{self.config.port}: {failure[0]}"
+        return (
+            f"Hearth could not serve on {self.config.host}:{self.config.port}. Is another "
+            "program using that port? Choose another port."
+        )
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Bind and serve; the base URL once it accepts connections. ServeError when the
+        address cannot be bound."""
+        self.begin()
         deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                reason = f": {failure[0]}" if failure and str(failure[0]) else ""
-                raise ServeError(
-                    f"Hearth could not serve on {self.config.host}:{self.config.port}{reason}. "
-                    "Is another program using that port? Choose another with --port."
-                )
+        while self.state == "starting" and time.monotonic() < deadline:
             time.sleep(0.02)
-        sockets = [s for srv in server.servers for s in srv.sockets]
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        if self.state != "running":
+            error = self.error
+            self.stop()
+            raise ServeError(error)
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, end open streams, and stop the model thread."""
+        self._stopping = True
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._server = None
+        self.port = self.config.port
         self.owner.close(timeout)
 
     def __enter__(self) -> ApiServer:
