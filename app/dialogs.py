@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 from app import icons
 from app.chatmodels import ModelManager
 from app.models import ItemRole
+from app.remote_models import add_remote_button, remote_details
+from app.serve_settings import ServeSwitch, serve_controller
 from app.text import human_count, human_size
 from engine.config import Settings
 from engine.facade import DEFAULT_EMBEDDING_MODEL
@@ -169,6 +171,7 @@ class ModelsDialog(QDialog):
         close.clicked.connect(self.accept)
         for b in (self.add_button, self.remove_button, self.use_button):
             row.addWidget(b)
+        row.insertWidget(1, add_remote_button(manager, self))  # app/remote_models.py
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
@@ -193,6 +196,9 @@ class ModelsDialog(QDialog):
                 )
             else:
                 self.details.setText("Select a model to see its details.")
+            return
+        if m.is_remote:  # app/remote_models.py
+            self.details.setText(remote_details(m))
             return
         lines = [
             f"<b>{m.name}</b> — {m.architecture or 'unknown'} architecture, "
@@ -304,6 +310,9 @@ class SettingsDialog(QDialog):
             max(0, self.theme.findData(settings.extra.get("theme", "system")))
         )
         form.addRow("Theme", self.theme)
+
+        form.addRow(_section("API"))  # app/serve_settings.py
+        form.addRow(ServeSwitch(serve_controller(manager), self))
 
         self.embedding: EmbeddingChooser | None = None
         if collection is not None:

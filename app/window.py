@@ -618,6 +618,7 @@ class MainWindow(QMainWindow):
         """Version, license, what Hearth bundles and under which licenses, where data lives."""
         import html
 
+        from app.serve_settings import endpoints_html
         from engine.about import about_info
 
         info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
@@ -655,6 +656,7 @@ class MainWindow(QMainWindow):
             "and answers never leave it.</p>"
             f"<p><b>Data folder:</b> {html.escape(str(self.hearth.paths.home))}<br>"
             f"<b>GPU offload:</b> {gpu_text}</p>"
+            f"<p>{endpoints_html(self.hearth)}</p>"  # app/serve_settings.py
             f"<p>{html.escape(info['source_note'])}</p>"
             f"<ul>{files}</ul>"
             "<p><b>Bundled components</b></p>"
