@@ -92,14 +92,16 @@ class ModelOwner:
             thread.join(timeout)
             self._thread = None
 
-    async def stream(
+    def stream(
         self, make: Callable[[CancelToken], Iterator[T]], cancel: CancelToken
     ) -> AsyncIterator[T]:
-        """Run `make(cancel)` on the owner thread and yield what it yields, here.
+        """Queue `make(cancel)` on the owner thread now; iterate what it yields, here.
 
-        The iterator is created, iterated and closed on the owner thread. Leaving this
-        generator early -- the consumer stopped, or its task was cancelled because the client
-        disconnected -- sets `cancel`, which stops the work at its next step.
+        Called from the request's event loop. Queueing happens at once, so a full queue is a
+        `ServerBusy` before any response begins. The iterator is created, iterated and closed
+        on the owner thread. Leaving the returned generator early -- the consumer stopped, or
+        its task was cancelled because the client disconnected -- sets `cancel`, which stops
+        the work at its next step.
         """
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -128,13 +130,17 @@ class ModelOwner:
                 post("end", None)
 
         self.submit(job)
-        try:
-            while True:
-                kind, value = await inbox.get()
-                if kind == "end":
-                    return
-                if kind == "error":
-                    raise value
-                yield value
-        finally:
-            cancel.cancel()
+        return _drain(inbox, cancel)
+
+
+async def _drain(inbox: asyncio.Queue[tuple[str, Any]], cancel: CancelToken) -> AsyncIterator[Any]:
+    try:
+        while True:
+            kind, value = await inbox.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        cancel.cancel()

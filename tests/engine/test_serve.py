@@ -326,3 +326,22 @@ def test_client_disconnect_stops_generation(hearth_home: Path) -> None:
                 time.sleep(0.05)
             stats = hearth.load_model("smol").last_stats
             assert stats.cancelled and 3 <= stats.completion_tokens < 400
+
+
+def test_a_full_queue_answers_503_before_streaming(served: ApiServer) -> None:
+    with ApiServer(served.hearth, ServeConfig(port=0, max_waiting=0)) as busy:
+        gate = threading.Event()
+        busy.owner.submit(lambda: gate.wait(30))  # the model is writing another answer
+        client = openai.OpenAI(base_url=busy.url, api_key="unused", max_retries=0)
+        try:
+            with pytest.raises(openai.InternalServerError, match="already waiting") as info:
+                client.chat.completions.create(
+                    model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+            assert info.value.status_code == 503
+        finally:
+            gate.set()
+        reply = client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3
+        )
+        assert reply.choices[0].message.content is not None
