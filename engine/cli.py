@@ -331,6 +331,9 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         elif not models:
             print("No models yet. Add a GGUF chat model with: hearth models add FILE.gguf")
         for m in models:
+            if m.is_remote:
+                print(f"{m.name}\tremote\t{m.url}\t{m.remote_model or '(first listed)'}")
+                continue
             size = f"{m.size_bytes / 2**30:.2f} GiB"
             label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
             print(

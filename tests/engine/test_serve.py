@@ -345,3 +345,37 @@ def test_a_full_queue_answers_503_before_streaming(served: ApiServer) -> None:
             model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3
         )
         assert reply.choices[0].message.content is not None
+
+
+def test_hearth_serve_runs_until_interrupted(hearth_home: Path, tiny_gguf: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with Hearth(hearth_home) as hearth:
+        hearth.add_model(tiny_gguf, name="tiny")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert [m["id"] for m in models["data"]] == ["tiny"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130)  # 130: stopped by Ctrl-C, as the other commands
+    assert f"http://127.0.0.1:{port}/v1" in out and "loopback only" in out
