@@ -271,9 +271,12 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
                     "indexing": c.indexing.describe() if c.indexing else None,
                 }
             )
+        if args.endpoints:
+            out = {"collections": out, "endpoints": _endpoints_json(h)}  # type: ignore[assignment]
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     print(f"Hearth home: {h.paths.home}")
+    _print_endpoints(h)
     if not collections:
         print("No collections yet. Start with: hearth ingest PATH [--collection NAME]")
         return 0
@@ -330,6 +333,8 @@ def _model_json(m: Any) -> dict[str, Any]:
 
 
 def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
+    if args.action == "add-remote":
+        return cmd_add_remote(h, args)
     if args.action == "add":
         m = h.add_model(args.file, name=args.name)
         print(
@@ -361,6 +366,9 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         if not models:
             print("No models yet. Add a GGUF chat model with: hearth models add FILE.gguf")
         for m in models:
+            if m.is_remote:
+                print(f"{m.name}\tremote\t{m.url}\t{m.remote_model or '(first listed)'}")
+                continue
             size = f"{m.size_bytes / 2**30:.2f} GiB"
             label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
             print(
@@ -379,6 +387,70 @@ def _prompt_format(m: Any) -> str:
     from engine.llm.runtime import builtin_template
 
     return f"llama.cpp's built-in '{builtin_template(m.architecture, m.vocab_size)}' template"
+# --- serving and remote models (engine/serve/, engine/llm/remote.py) ---------------------------
+
+
+def _endpoints_json(h: Hearth) -> list[dict[str, Any]]:
+    return [
+        {"name": m.name, "url": m.url, "model": m.remote_model, "api_key_env": m.api_key_env}
+        for m in h.remote_endpoints()
+    ]
+
+
+def _print_endpoints(h: Hearth) -> None:
+    """Every address outside this computer Hearth may talk to: none unless the user added one."""
+    endpoints = h.remote_endpoints()
+    if not endpoints:
+        print("Network: none. Hearth talks to no other computer (no remote models configured).")
+        return
+    print("Network: chat goes only to these servers (retrieval and documents stay here):")
+    for m in endpoints:
+        model = f", model {m.remote_model}" if m.remote_model else ""
+        key = f", key from ${m.api_key_env}" if m.api_key_env else ""
+        print(f"  {m.name}: {m.url}{model}{key}")
+
+
+def cmd_add_remote(h: Hearth, args: argparse.Namespace) -> int:
+    """`hearth models add-remote NAME --url ...`: register, then say whether it answers."""
+    from engine.errors import ModelError
+
+    m = h.add_remote_model(
+        args.name,
+        url=args.url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        context_length=args.context or 0,
+    )
+    print(f"added: {m.name} -> {m.url}" + (f" (model {m.remote_model})" if m.remote_model else ""))
+    try:
+        from engine.llm.remote import RemoteModel
+
+        remote = RemoteModel(m, context_length=h.settings.context_length)
+        try:
+            served = remote.check()
+            print(f"The server answers; it serves: {', '.join(served) or 'no models listed'}.")
+            if m.remote_model and m.remote_model not in served:
+                print(f"Note: '{m.remote_model}' is not among them; check --model.")
+        finally:
+            remote.close()
+    except ModelError as e:
+        print(f"Note: {e}")
+    return 0
+
+
+def cmd_serve(h: Hearth, args: argparse.Namespace) -> int:
+    """`hearth serve`: the OpenAI-compatible API on this computer until Ctrl-C."""
+    from engine.serve.config import ServeConfig
+    from engine.serve.server import serve_forever
+
+    config = ServeConfig.from_env(host=args.host, port=args.port, api_key=args.api_key)
+    models = [m.name for m in h.list_models()]
+    print(f"Hearth's API at {config.url} (OpenAI-compatible; Ctrl-C stops it)")
+    print(f"  models: {', '.join(models) or 'none installed (add one: hearth models add FILE)'}")
+    print(f"  collections: {', '.join(c.name for c in h.list_collections()) or 'none yet'}")
+    print("  API key: " + ("required" if config.api_key else "none (loopback only)"))
+    serve_forever(h, config)
+    return 0
 
 
 def cmd_train(argv: list[str], home: str | None) -> int:
@@ -429,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_collection(sub.add_parser("status", help="collections, documents and failures"))
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--endpoints", action="store_true", help="with --json: remote endpoints too")
 
     sp = with_collection(sub.add_parser("remove", help="remove documents from a collection"))
     sp.add_argument("paths", nargs="+", type=Path)
@@ -460,6 +533,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m = msub.add_parser("remove")
     m.add_argument("name")
+    m = msub.add_parser("add-remote", help="a chat model on an OpenAI-compatible server")
+    m.add_argument("name")
+    m.add_argument("--url", required=True, help="the API's base URL, e.g. http://gpu-box:8080/v1")
+    m.add_argument("--model", help="model id on the server (default: the first it lists)")
+    m.add_argument("--api-key-env", help="environment variable that holds the server's key")
+    m.add_argument("--context", type=int, help="context length (default: ask the server)")
+
+    sp = sub.add_parser("serve", help="an OpenAI-compatible API on this computer")
+    sp.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sp.add_argument("--api-key", help="require this key (needed off loopback; or HEARTH_API_KEY)")
 
     sub.add_parser(
         "train",
@@ -500,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         "remove": cmd_remove,
         "collections": cmd_collections,
         "models": cmd_models,
+        "serve": cmd_serve,
     }
     try:
         with Hearth(args.home) as h:

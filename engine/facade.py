@@ -33,10 +33,13 @@ from engine.offline import go_offline
 from engine.resources import samples_dir
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
     from engine.llm.base import ChatModel
     from engine.llm.registry import ModelInfo, ModelRegistry
+    from engine.llm.remote import RemoteModel
     from engine.llm.runtime import ModelRuntime
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
@@ -94,6 +97,7 @@ class Hearth:
         self._models: ModelRegistry | None = None
         self._runtime: ModelRuntime | None = None
         self._conversations: ConversationStore | None = None
+        self._remotes: dict[str, RemoteModel] = {}
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -214,6 +218,7 @@ class Hearth:
         conversation: int | None = None,
         regenerate: bool = False,
         cancel: CancelToken | None = None,
+        settings: Settings | None = None,
     ) -> Iterator[ChatEvent]:
         """Answer a question from a collection's documents, streaming tokens, with citations.
 
@@ -221,16 +226,18 @@ class Hearth:
         `conversation`, the turn is saved there: the question before the answer starts (unless
         `regenerate`, which answers the last question again), the answer with its sources when
         it is finished, each announced by a `TurnSaved`; `history` then defaults to the
-        conversation's earlier turns.
+        conversation's earlier turns. `settings` replaces the saved settings for this answer
+        only (the API's per-request passages, temperature and answer length).
         """
         from engine.chat.answer import answer_question
 
+        settings = settings or self.settings
         question = question.strip()
         if not question:
             raise HearthError("Type a question first.")
         # Names are checked before anything heavy is loaded.
         coll = self._collection(collection)
-        info = self.chat_model(model)
+        info = self.chat_model(model, settings=settings)
         if history is None:
             history = self.conversations.history(conversation) if conversation else []
             if regenerate and history and history[-1].role == "user":
@@ -241,7 +248,7 @@ class Hearth:
         yield Status("Searching your documents…")
         from engine.retrieval.search import search
 
-        hits = search(coll, _retrieval_query(question, history), k=self.settings.passages)
+        hits = search(coll, _retrieval_query(question, history), k=settings.passages)
         chat_model = None
         if info is not None:
             yield Status(f"Loading {info.name}…")
@@ -251,7 +258,7 @@ class Hearth:
             hits=hits,
             model=chat_model,
             history=history,
-            settings=self.settings,
+            settings=settings,
             cancel=cancel,
         ):
             yield event
@@ -270,12 +277,14 @@ class Hearth:
             conversation, role="assistant", text=answer.text, sources=sources
         ).id
 
-    def chat_model(self, name: str | None = None) -> ModelInfo | None:
+    def chat_model(
+        self, name: str | None = None, *, settings: Settings | None = None
+    ) -> ModelInfo | None:
         """The model that writes answers: `name` (which must exist), else the user's choice,
         else the first plain model installed; None when there is none."""
         if name:
             return self.models.get(name)
-        return self.models.default(self.settings.chat_model)
+        return self.models.default((settings or self.settings).chat_model)
 
     # --- models -----------------------------------------------------------------------------
 
@@ -307,6 +316,8 @@ class Hearth:
         return self._load_model(self.models.get(name))
 
     def _load_model(self, info: ModelInfo) -> ChatModel:
+        if info.is_remote:
+            return self._remote_model(info)
         with self._lock:
             if self._runtime is None:
                 from engine.llm.runtime import ModelRuntime
@@ -320,6 +331,42 @@ class Hearth:
             context_length=self.settings.context_length,
             gpu_layers=self.settings.gpu_layers,
         )
+
+    # --- remote models and serving (engine/llm/remote.py, engine/serve/) ---------------------
+
+    def add_remote_model(
+        self,
+        name: str,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        context_length: int = 0,
+    ) -> ModelInfo:
+        """Register a chat model served by an OpenAI-compatible server (llama-server, vLLM)."""
+        return self.models.add_remote(
+            name, url=url, model=model, api_key_env=api_key_env, context_length=context_length
+        )
+
+    def remote_endpoints(self) -> list[ModelInfo]:
+        """Every remote model: the only addresses outside this computer Hearth talks to."""
+        return self.models.endpoints()
+
+    def _remote_model(self, info: ModelInfo) -> ChatModel:
+        """One client per remote entry, kept so a follow-up continues the same transcript."""
+        from engine.llm.remote import RemoteModel
+
+        with self._lock:
+            model = self._remotes.get(info.name)
+            if model is None or model.info != info:
+                model = RemoteModel(info, context_length=self.settings.context_length)
+                self._remotes[info.name] = model
+            return model
+
+    def embed(self, texts: Sequence[str], *, collection: str | None = None) -> np.ndarray:
+        """Embeddings of `texts` (float32 rows, L2-normalized) by a collection's embedding
+        model, as its passages were indexed."""
+        return self._collection(collection).embedder().embed(list(texts))
 
     @staticmethod
     def gpu_offload_available() -> bool:
@@ -345,6 +392,8 @@ class Hearth:
         self._collections.close()
         if self._runtime is not None:
             self._runtime.unload()
+        for remote in self._remotes.values():
+            remote.close()
         if self._conversations is not None:
             self._conversations.close()
 
