@@ -80,6 +80,9 @@ class Settings:
     """Upper bound on the length of one answer, in tokens."""
     passages: int = 5
     """How many retrieved passages are given to the model for an answer."""
+    verify_with_model: bool = False
+    """Let the chat model judge each claim of an answer against its passage (slower; for fast
+    GPUs). The sentence-by-sentence check by meaning and words always runs."""
     default_collection: str = "default"
     """The collection used when none is named."""
     extra: dict[str, object] = field(default_factory=dict)

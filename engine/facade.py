@@ -216,8 +216,9 @@ class Hearth:
         if not question:
             raise HearthError("Type a question first.")
         yield Status("Searching your documents…")
+        coll = self._collection(collection)
         hits = self.search(
-            _retrieval_query(question, history), collection=collection, k=self.settings.passages
+            _retrieval_query(question, history), collection=coll.name, k=self.settings.passages
         )
         chat_model = None
         # A model named by the caller must exist; otherwise the user's choice, or the first one.
@@ -232,6 +233,7 @@ class Hearth:
             history=history,
             settings=self.settings,
             cancel=cancel,
+            encoder=coll.embedder() if hits else None,
         )
 
     # --- models -----------------------------------------------------------------------------
