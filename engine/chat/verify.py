@@ -60,7 +60,7 @@ MEANING = 0.55
 WORDS_WITH_MEANING = 0.6
 STRONG_WORDS = 0.85
 MEANING_FOR_WORDS = 0.35
-PARTLY_MEANING = 0.45
+PARTLY_MEANING = 0.5
 PARTLY_WORDS = 0.5
 
 MOSTLY_UNSUPPORTED = 0.5
@@ -564,7 +564,7 @@ def _support(
         similarity = max(similarity, sim)
         # A pair of sentences must back the claim clearly better than one of them to be the
         # span shown: the highlight should be no longer than what supports the claim.
-        score = sim + 0.5 * _share(words, w.facts) - (0.05 if w.pair else 0.0)
+        score = sim + 0.3 * _share(words, w.facts) - (0.1 if w.pair else 0.0)
         if score > best_score:
             best, best_score = w, score
     overlap = _share(words, passage.facts)

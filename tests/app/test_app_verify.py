@@ -1,0 +1,117 @@
+"""An answer's sentences as checked against the documents: marked in the chat, with tooltips,
+and a backed sentence opens its passage at the span that backs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_testkit import wait_idle
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QTextCharFormat, QTextCursor
+from PySide6.QtTest import QTest
+from support.documents import make_pdf
+
+from app.models import ChatMessage
+from app.window import MainWindow
+from engine.chat.verify import NOT_FOUND, PARTLY, SUPPORTED, check_answer
+from engine.index.embed import get_embedder
+
+PAGES = [
+    [("h1", "Installation"), ("p", "A qualified technician installs the boiler on a solid wall.")],
+    [
+        ("h1", "Descaling"),
+        (
+            "p",
+            "To descale the espresso machine, fill the water tank with a citric acid solution "
+            "and run the descaling program until the tank is empty. Rinse twice with clean water.",
+        ),
+    ],
+    [("h1", "Warranty"), ("p", "The warranty lasts two years from the date of purchase.")],
+]
+ANSWER = (
+    "Fill the water tank with a citric acid solution and run the descaling program until "
+    "the tank is empty [1]. Rinse the machine twice with clean water. The warranty lasts five "
+    "years from the date of purchase. Keep the beans in a dark cupboard away from "
+    "sunlight."
+)
+
+
+def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:  # type: ignore[no-untyped-def]
+    body = window.chat.view.widgets[row].body
+    doc = body.document()
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.charFormat().anchorHref() == href:
+                cursor = QTextCursor(doc)
+                cursor.setPosition(frag.position() + 2)
+                rect = body.cursorRect(cursor)
+                qtbot.mouseClick(
+                    body.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.left(), rect.center().y())
+                )
+                return
+            it += 1
+        block = block.next()
+    raise AssertionError(f"no link {href} in: {body.toPlainText()[:200]}")
+
+
+def test_checked_sentences_are_marked_and_open_their_passage(  # type: ignore[no-untyped-def]
+    open_window, qtbot, tmp_path: Path, shot
+) -> None:
+    manual = make_pdf(tmp_path / "espresso-manual.pdf", PAGES, title="Espresso manual")
+    window = open_window()
+    window.library.ingest([manual], collection="Kitchen")
+    wait_idle(qtbot, window)
+    hearth = window.hearth
+    question = "How do I descale the espresso machine?"
+    hits = hearth.search(question, collection="Kitchen", k=3)
+    check = check_answer(ANSWER, hits, encoder=get_embedder())
+    assert [c.verdict for c in check.sentences] == [SUPPORTED, SUPPORTED, PARTLY, NOT_FOUND]
+
+    session = window.session
+    window.tabs.setCurrentWidget(window.chat)
+    session.messages.append(ChatMessage(role="user", text=question))
+    row = session.messages.append(
+        ChatMessage(
+            role="assistant",
+            text=ANSWER,
+            sources=tuple(hits),
+            model="SmolLM2-135M-Instruct",
+            collection="Kitchen",
+            checks=check.sentences,
+            notice="Much of this answer is not in your documents.",
+        )
+    )
+    widget = window.chat.view.widgets[row]
+    assert widget.checks_marked == 4
+    assert not widget.notice.isHidden()
+    body = widget.body
+    text = body.toPlainText()
+    five = _cursor_at(body, text.index("five years")).charFormat()
+    assert "not “five”" in five.toolTip()
+    assert five.underlineStyle() == QTextCharFormat.UnderlineStyle.DotLine
+    beans = _cursor_at(body, text.index("dark cupboard")).charFormat()
+    assert "Not found in your documents" in beans.toolTip()
+    assert beans.underlineStyle() == QTextCharFormat.UnderlineStyle.WaveUnderline
+    cited = _cursor_at(body, text.index("[1]") + 1).charFormat()
+    assert cited.anchorHref() == "cite:1", "the model's citation stays a citation link"
+    shot(window, "chat-verdicts")
+    QTest.qWait(50)
+    tip_at = body.cursorRect(_cursor_at(body, text.index("dark cupboard"))).center()
+    assert "Not found" in body.tooltip_at(tip_at)
+
+    _click_href(qtbot, window, row, "check:1")  # "Rinse the machine twice with clean water."
+    viewer = window.viewer
+    assert viewer is not None and viewer.isVisible()
+    qtbot.waitUntil(lambda: viewer.highlights > 0)
+    assert viewer.current_page == 2
+    assert "Rinse twice" in viewer.hit.text and "citric" not in viewer.hit.text
+    shot(viewer, "chat-verdicts-passage")
+
+
+def _cursor_at(body, position: int) -> QTextCursor:  # type: ignore[no-untyped-def]
+    cursor = QTextCursor(body.document())
+    cursor.setPosition(position + 1)
+    return cursor
