@@ -163,8 +163,10 @@ def bench_pairs(encoder: object | None, *, show_errors: bool) -> None:
     for i, p in enumerate(passages):
         cases += [(i, s, False, "paraphrase") for s in p["supported"]]
         cases += [(i, u["sentence"], True, u["kind"]) for u in p["unsupported"]]
-    print(f"{len(cases)} pairs: {sum(not c[2] for c in cases)} supported, "
-          f"{sum(c[2] for c in cases)} not ({dict(Counter(c[3] for c in cases if c[2]))})")
+    print(
+        f"{len(cases)} pairs: {sum(not c[2] for c in cases)} supported, "
+        f"{sum(c[2] for c in cases)} not ({dict(Counter(c[3] for c in cases if c[2]))})"
+    )
     for setting in ("alone", "among 5"):
         scores, strict = Scores(), Scores()
         by_kind: Counter[str] = Counter()
@@ -186,16 +188,22 @@ def bench_pairs(encoder: object | None, *, show_errors: bool) -> None:
             if flagged == unsupported:
                 by_kind[kind] += 1
             elif show_errors and setting == "alone":
-                print(f"  MISS [{kind}] {verdict} sim={c.similarity:.2f} "
-                      f"overlap={c.overlap:.2f} missing={list(c.missing)}: {sentence}")
+                print(
+                    f"  MISS [{kind}] {verdict} sim={c.similarity:.2f} "
+                    f"overlap={c.overlap:.2f} missing={list(c.missing)}: {sentence}"
+                )
         seconds = time.perf_counter() - started
         print(f"\n{setting}: 'unsupported' = any verdict but supported: {scores.line()}")
         print(f"{setting}: 'unsupported' = not found only:            {strict.line()}")
-        print(f"{setting}: verdicts {dict(verdicts)}; {seconds / len(cases) * 1000:.0f} ms a "
-              "sentence (one encode each)")
+        print(
+            f"{setting}: verdicts {dict(verdicts)}; {seconds / len(cases) * 1000:.0f} ms a "
+            "sentence (one encode each)"
+        )
         kinds = Counter(c[3] for c in cases)
-        print(f"{setting}: right by kind: " + ", ".join(
-            f"{k} {by_kind[k]}/{n}" for k, n in sorted(kinds.items())))
+        print(
+            f"{setting}: right by kind: "
+            + ", ".join(f"{k} {by_kind[k]}/{n}" for k, n in sorted(kinds.items()))
+        )
 
 
 def _html_text(path: Path) -> str:
@@ -228,8 +236,10 @@ def bench_answers(questions: list[str], *, judge: int) -> None:
         for _ in h.ingest(DOCUMENTS, collection="manuals"):
             pass
         info = h.collection_info("manuals")
-        print(f"\nindexed {info.documents} pages of manuals, {info.chunks} chunks, "
-              f"in {time.perf_counter() - started:.0f} s")
+        print(
+            f"\nindexed {info.documents} pages of manuals, {info.chunks} chunks, "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
         h.add_model(smollm2_path(), name="smollm2")
         h.settings.chat_model = "smollm2"
         h.settings.temperature = 0.0
@@ -249,22 +259,28 @@ def bench_answers(questions: list[str], *, judge: int) -> None:
             if claims:
                 fractions.append(sum(c.verdict == SUPPORTED for c in claims) / len(claims))
             overheads.append(a.check_seconds / max(1e-9, a.seconds - a.check_seconds))
-            print(f"  {a.seconds:5.1f} s, check {a.check_seconds * 1000:4.0f} ms, "
-                  f"{len(claims):2d} claims, supported "
-                  f"{sum(c.verdict == SUPPORTED for c in claims):2d}, partly "
-                  f"{sum(c.verdict == 'partly_supported' for c in claims):2d}, not found "
-                  f"{sum(c.verdict == NOT_FOUND for c in claims):2d}  {a.question}")
+            print(
+                f"  {a.seconds:5.1f} s, check {a.check_seconds * 1000:4.0f} ms, "
+                f"{len(claims):2d} claims, supported "
+                f"{sum(c.verdict == SUPPORTED for c in claims):2d}, partly "
+                f"{sum(c.verdict == 'partly_supported' for c in claims):2d}, not found "
+                f"{sum(c.verdict == NOT_FOUND for c in claims):2d}  {a.question}"
+            )
         total = sum(a.seconds for a in answers)
         check = sum(a.check_seconds for a in answers)
         print(f"\n{len(answers)} answers; claims: {dict(verdicts)}; answers: {dict(notices)}")
         if fractions:
-            print(f"share of claims supported per answer: mean {statistics.mean(fractions):.2f}, "
-                  f"median {statistics.median(fractions):.2f}, "
-                  f"min {min(fractions):.2f}, max {max(fractions):.2f}")
-        print(f"check time: {check:.1f} s of {total:.1f} s answering = "
-              f"{check / max(1e-9, total - check) * 100:.1f}% added "
-              f"(per answer: median {statistics.median(overheads) * 100:.1f}%, "
-              f"max {max(overheads) * 100:.1f}%)")
+            print(
+                f"share of claims supported per answer: mean {statistics.mean(fractions):.2f}, "
+                f"median {statistics.median(fractions):.2f}, "
+                f"min {min(fractions):.2f}, max {max(fractions):.2f}"
+            )
+        print(
+            f"check time: {check:.1f} s of {total:.1f} s answering = "
+            f"{check / max(1e-9, total - check) * 100:.1f}% added "
+            f"(per answer: median {statistics.median(overheads) * 100:.1f}%, "
+            f"max {max(overheads) * 100:.1f}%)"
+        )
         if judge:
             model = h.load_model("smollm2")
             added, agreed, judged = 0.0, 0, 0
@@ -280,9 +296,11 @@ def bench_answers(questions: list[str], *, judge: int) -> None:
                         judged += 1
                         agreed += c.model_agrees
             base = sum(a.seconds for a in answers[:judge])
-            print(f"chat model's second opinion on {judge} answers: {added:.1f} s more on "
-                  f"{base:.1f} s of answering ({added / max(1e-9, base) * 100:.0f}%); it said "
-                  f"yes to {agreed} of {judged} claims it judged")
+            print(
+                f"chat model's second opinion on {judge} answers: {added:.1f} s more on "
+                f"{base:.1f} s of answering ({added / max(1e-9, base) * 100:.0f}%); it said "
+                f"yes to {agreed} of {judged} claims it judged"
+            )
         h.close()
 
 

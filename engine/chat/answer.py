@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.chat.citations import parse_citations
-from engine.chat.verify import SentenceEncoder, check_answer, second_opinion
 from engine.chat.prompt import Transcript, continue_prompt, fit_prompt, passage_label, qa_pairs
+from engine.chat.verify import SentenceEncoder, check_answer, second_opinion
 from engine.config import Settings
 from engine.events import (
     Answer,

@@ -48,7 +48,7 @@ NOT_FOUND = "not_found"
 MOSTLY_UNSUPPORTED_NOTICE = "Much of this answer is not in your documents."
 NOT_IN_DOCUMENTS_NOTICE = (
     "Not in your documents: the passages found do not support this answer. What the model "
-    "wrote is shown below as its own words, not as what your documents say."
+    "wrote is kept, but it is the model's own words, not what your documents say."
 )
 
 # Thresholds on all-MiniLM-L6-v2 cosine similarity between a claim and a passage sentence (or
@@ -84,8 +84,7 @@ class SentenceEncoder(Protocol):
 
 _ABBREVIATIONS = frozenset(
     """e.g i.e etc vs cf fig no nr approx ca mr mrs ms dr prof st sec ch vol ed eds al resp
-    incl esp min max"""
-    .split()
+    incl esp min max""".split()
 )
 _BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 _LIST_MARK = re.compile(r"\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
@@ -226,7 +225,21 @@ _NEGATIONS = frozenset(
     """not no never none nothing neither nor cannot without can't don't doesn't isn't aren't
     won't wasn't weren't shouldn't couldn't mustn't didn't""".split()
 )
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s", "e")
+_SUFFIXES = (
+    "ations",
+    "ation",
+    "ings",
+    "ing",
+    "ers",
+    "ies",
+    "ied",
+    "ed",
+    "es",
+    "er",
+    "ly",
+    "s",
+    "e",
+)
 
 
 def stem(word: str) -> str:
@@ -332,7 +345,7 @@ def specifics(sentence: str, *, known_word: Callable[[str], bool] | None = None)
     for m in _CAPITALISED.finditer(plain):
         word = m.group(0)
         at_start = first is not None and m.start() == first.start()
-        after_colon = plain[: m.start()].rstrip().endswith((":", "\"", "“"))
+        after_colon = plain[: m.start()].rstrip().endswith((":", '"', "“"))
         if at_start or after_colon or word.lower() in _STOPWORDS:
             continue
         found.append(word)
@@ -428,9 +441,7 @@ class _PassageCache:
         self._size = size
         self._lock = threading.Lock()
 
-    def get(
-        self, encoder: object, text: str
-    ) -> tuple[list[tuple[int, int]], np.ndarray] | None:
+    def get(self, encoder: object, text: str) -> tuple[list[tuple[int, int]], np.ndarray] | None:
         with self._lock:
             key = (id(encoder), text)
             item = self._items.get(key)
@@ -467,7 +478,11 @@ def _windows(
 ) -> list[_Window]:
     out = [
         _Window(
-            a, b, None if vectors is None else vectors[i], PassageFacts.of(text[a:b]), False,
+            a,
+            b,
+            None if vectors is None else vectors[i],
+            PassageFacts.of(text[a:b]),
+            False,
             negated(text[a:b]),
         )
         for i, (a, b) in enumerate(spans)
@@ -571,9 +586,7 @@ def _support(
     missing = _missing(terms, passage.facts)
     start, end = (best.start, best.end) if best is not None else (0, 0)
     opposite = closest is not None and vector is not None and closest.negated != claim_negated
-    verdict = judge(
-        similarity if vector is not None else None, overlap, missing, opposite=opposite
-    )
+    verdict = judge(similarity if vector is not None else None, overlap, missing, opposite=opposite)
     return Support(verdict, similarity, overlap, start, end, missing, opposite)
 
 
@@ -637,9 +650,7 @@ def _passages(
         else:
             spans[i], vecs = item
         per_passage.append(vecs)
-    windows = [
-        _windows(h.text, s, v) for h, s, v in zip(sources, spans, per_passage, strict=True)
-    ]
+    windows = [_windows(h.text, s, v) for h, s, v in zip(sources, spans, per_passage, strict=True)]
     return _make(sources, windows), claim_vectors
 
 
@@ -709,11 +720,7 @@ def check_answer(
     import time
 
     started = time.perf_counter()
-    spans = [
-        (a, b)
-        for a, b in split_sentences(text)
-        if all_sentences or is_claim(text[a:b])
-    ]
+    spans = [(a, b) for a, b in split_sentences(text) if all_sentences or is_claim(text[a:b])]
     if not spans or not sources:
         return Verification((), "", "", time.perf_counter() - started)
     claims = [" ".join(_MARK.sub(" ", text[a:b]).split()) for a, b in spans]
@@ -745,14 +752,14 @@ def check_answer(
                 best_i, best = n - 1, supports[n - 1]
                 break
         found = best.verdict != NOT_FOUND
-        n = best_i + 1 if found else None
+        number = best_i + 1 if found else None
         checked.append(
             CheckedSentence(
                 start=a,
                 end=b,
                 text=text[a:b],
                 verdict=best.verdict,
-                passage=n,
+                passage=number,
                 passage_start=best.start if found else 0,
                 passage_end=best.end if found else 0,
                 similarity=round(best.similarity, 4),
@@ -760,7 +767,7 @@ def check_answer(
                 missing=best.missing if found else (),
                 cited=cited,
                 wrong_citations=wrong,
-                reason=_reason(best.verdict, n, best, wrong),
+                reason=_reason(best.verdict, number, best, wrong),
             )
         )
     support, notice = summarize(checked)

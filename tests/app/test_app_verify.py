@@ -49,7 +49,9 @@ def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:  # type
                 cursor.setPosition(frag.position() + 2)
                 rect = body.cursorRect(cursor)
                 qtbot.mouseClick(
-                    body.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.left(), rect.center().y())
+                    body.viewport(),
+                    Qt.MouseButton.LeftButton,
+                    pos=QPoint(rect.left(), rect.center().y()),
                 )
                 return
             it += 1
