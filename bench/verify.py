@@ -245,14 +245,14 @@ def bench_answers(questions: list[str], *, judge: int) -> None:
         h.settings.temperature = 0.0
         h.settings.max_answer_tokens = 256
         answers = []
+        fractions, overheads = [], []
+        verdicts: Counter[str] = Counter()
+        notices: Counter[str] = Counter()
         for q in questions:
             for event in h.ask(q, collection="manuals"):
                 if isinstance(event, AnswerFinished):
                     answers.append(event.answer)
-        fractions, overheads = [], []
-        verdicts: Counter[str] = Counter()
-        notices: Counter[str] = Counter()
-        for a in answers:
+            a = answers[-1]
             claims = a.sentences
             verdicts.update(c.verdict for c in claims)
             notices[a.support or "(not checked)"] += 1
@@ -266,6 +266,12 @@ def bench_answers(questions: list[str], *, judge: int) -> None:
                 f"{sum(c.verdict == 'partly_supported' for c in claims):2d}, not found "
                 f"{sum(c.verdict == NOT_FOUND for c in claims):2d}  {a.question}"
             )
+        out = Path(__file__).with_name("out")
+        out.mkdir(exist_ok=True)
+        (out / "verify-answers.json").write_text(
+            json.dumps([a.to_json() for a in answers], ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
         total = sum(a.seconds for a in answers)
         check = sum(a.check_seconds for a in answers)
         print(f"\n{len(answers)} answers; claims: {dict(verdicts)}; answers: {dict(notices)}")

