@@ -86,12 +86,30 @@ def test_checked_sentences_are_marked_and_open_their_passage(  # type: ignore[no
             model="SmolLM2-135M-Instruct",
             collection="Kitchen",
             checks=check.sentences,
-            notice="Much of this answer is not in your documents.",
+            notice=check.notice,
         )
     )
     widget = window.chat.view.widgets[row]
     assert widget.checks_marked == 4
-    assert not widget.notice.isHidden()
+    assert check.support == "supported" and widget.notice.isHidden()
+    # A second answer that no passage backs: kept, marked, with the notice at its top.
+    guess = "Keep the beans in a dark cupboard away from sunlight. Grind them just before brewing."
+    other = check_answer(guess, hits, encoder=get_embedder())
+    assert other.support == "not_in_documents"
+    session.messages.append(ChatMessage(role="user", text="How should I store coffee beans?"))
+    last = session.messages.append(
+        ChatMessage(
+            role="assistant",
+            text=guess,
+            sources=tuple(hits),
+            model="SmolLM2-135M-Instruct",
+            collection="Kitchen",
+            checks=other.sentences,
+            notice=other.notice,
+        )
+    )
+    assert not window.chat.view.widgets[last].notice.isHidden()
+    assert "Not in your documents" in window.chat.view.widgets[last].notice.text()
     body = widget.body
     text = body.toPlainText()
     five = _cursor_at(body, text.index("five years")).charFormat()
