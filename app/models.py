@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 
 from app.text import human_count, human_duration, human_size, human_time, plural
 from engine.events import (
+    CheckedSentence,
     DocumentRemoved,
     FileFailed,
     FileIndexed,
@@ -237,6 +238,10 @@ class ChatMessage:
     model: str | None = None
     stored_id: Any = None
     collection: str | None = None
+    checks: tuple[CheckedSentence, ...] = ()
+    """The answer's sentences checked against its sources (engine/chat/verify.py)."""
+    notice: str = ""
+    """What to say at the top of the answer ("Much of this answer is not in your documents.")."""
 
 
 class MessagesModel(_ListModel):

@@ -98,6 +98,11 @@ def link_citations(markdown: str, n_sources: int) -> str:
     return "\n".join(out)
 
 
+def source_label(hit: Hit) -> str:
+    name = hit.file.name or hit.title or "document"
+    return f"{name} · page {hit.page}" if hit.page else name
+
+
 def snippet(text: str, limit: int = 240) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -53,6 +53,7 @@ from app.text import plural
 from app.viewer import DocumentViewer
 from app.welcome import WelcomePage
 from app.worker import Runner
+from engine.chat.verify import narrowed_hit
 from engine.facade import SAMPLE_COLLECTION, Hearth
 
 if TYPE_CHECKING:
@@ -310,6 +311,7 @@ class MainWindow(QMainWindow):
         self.chat.composer.stopRequested.connect(self.stop)
         self.chat.empty.suggestion.connect(self.ask)
         self.chat.view.citationClicked.connect(self.open_citation)
+        self.chat.view.checkClicked.connect(self.open_check)
         self.chat.view.copyRequested.connect(self.copy_message)
         self.chat.view.regenerateRequested.connect(lambda _: ses.regenerate())
         self.chat.view.sourcesRequested.connect(ses.show_sources)
@@ -528,7 +530,21 @@ class MainWindow(QMainWindow):
             self.chat.sources.select(n - 1)
             self.open_source(n - 1)
 
-    def open_source(self, index: int) -> None:
+    def open_check(self, row: int, index: int) -> None:
+        """A click on a checked sentence of the answer at `row`: open its passage at the span
+        that backs it."""
+        self.session.show_sources(row)
+        msg = self.session.messages.item(row)
+        if not 0 <= index < len(msg.checks):
+            return
+        check = msg.checks[index]
+        n = check.passage
+        if n is None or not 1 <= n <= len(msg.sources):
+            return
+        self.chat.sources.select(n - 1)
+        self.open_source(n - 1, span=(check.passage_start, check.passage_end))
+
+    def open_source(self, index: int, *, span: tuple[int, int] | None = None) -> None:
         sources = self.session.sources
         if not 0 <= index < sources.rowCount():
             return
@@ -537,6 +553,8 @@ class MainWindow(QMainWindow):
             self.viewer = DocumentViewer(self.hearth, self)
             geo = self.geometry()
             self.viewer.resize(min(900, geo.width() - 100), geo.height())
+        if span is not None:
+            hit = narrowed_hit(hit, *span)
         self.viewer.show_hit(hit, sources.collection or self.library.current)
 
     # --- models -----------------------------------------------------------------------------

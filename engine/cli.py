@@ -200,6 +200,7 @@ def _stream_answer(
             print("(stopped)")
         for note in answer.notes:
             print(f"({note})")
+        _print_checks(answer)
         cited = answer.cited or tuple(range(1, len(answer.sources) + 1))
         if answer.sources and answer.grounded:
             print("\nSources:")
@@ -209,6 +210,28 @@ def _stream_answer(
                     f"  [{n}] {hit.file} (page {hit.page})" if hit.page else f"  [{n}] {hit.file}"
                 )
     return answer
+
+
+_MARKS = {"supported": "✓", "partly_supported": "~", "not_found": "✗"}
+
+
+def _print_checks(answer: Any) -> None:
+    """After a streamed answer: the notice for its top, then each sentence that is not fully
+    backed by the passages, marked, with the reason."""
+    checks = answer.sentences
+    if not checks:
+        return
+    if answer.notice:
+        print(f"\n⚠ {answer.notice}")
+    backed = sum(c.verdict == "supported" for c in checks)
+    print(f"\nChecked against your documents: {backed} of {len(checks)} sentences backed.")
+    for c in checks:
+        if c.verdict == "supported" and not c.wrong_citations:
+            continue
+        text = " ".join(c.text.split())
+        if len(text) > 90:
+            text = text[:89].rsplit(" ", 1)[0] + "…"
+        print(f"  {_MARKS.get(c.verdict, '?')} “{text}” — {c.reason}")
 
 
 def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
@@ -387,6 +410,8 @@ def _prompt_format(m: Any) -> str:
     from engine.llm.runtime import builtin_template
 
     return f"llama.cpp's built-in '{builtin_template(m.architecture, m.vocab_size)}' template"
+
+
 # --- serving and remote models (engine/serve/, engine/llm/remote.py) ---------------------------
 
 

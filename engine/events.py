@@ -218,6 +218,55 @@ class Token:
 
 
 @dataclass(frozen=True)
+class CheckedSentence:
+    """One claim of an answer and the passage that backs it (engine/chat/verify.py)."""
+
+    start: int
+    end: int
+    """Character span of the sentence in the answer's text."""
+    text: str
+    verdict: str
+    """"supported", "partly_supported" or "not_found"."""
+    passage: int | None
+    """1-based number of the backing passage among the answer's sources; None when not found."""
+    passage_start: int = 0
+    passage_end: int = 0
+    """Character span of the backing sentence(s) in that passage's text (`Hit.text`)."""
+    similarity: float = 0.0
+    overlap: float = 0.0
+    """Share of the sentence's content words found in the passage."""
+    missing: tuple[str, ...] = ()
+    """Numbers, names or identifiers of the sentence that the passage does not contain."""
+    cited: tuple[int, ...] = ()
+    """Passage numbers the model wrote in this sentence."""
+    wrong_citations: tuple[int, ...] = ()
+    """Of `cited`, those whose passage does not back the sentence."""
+    reason: str = ""
+    """Why, in words, for a tooltip or the terminal."""
+    model_agrees: bool | None = None
+    """The chat model's yes/no on the claim, when that second opinion is switched on."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "verdict": self.verdict,
+            "passage": self.passage,
+            "passage_span": [self.passage_start, self.passage_end]
+            if self.passage is not None
+            else None,
+            "similarity": self.similarity,
+            "overlap": self.overlap,
+            "missing": list(self.missing),
+            "cited": list(self.cited),
+            "wrong_citations": list(self.wrong_citations),
+            "reason": self.reason,
+            "model_agrees": self.model_agrees,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -236,6 +285,15 @@ class Answer:
     notes: tuple[str, ...] = ()
     """Things the reader should know about how the answer came about, shown under it
     (for one: "The model started repeating itself — answer cut.")."""
+    sentences: tuple[CheckedSentence, ...] = ()
+    """The answer's claims, each checked against the sources (empty when nothing was checked)."""
+    support: str = ""
+    """The answer as a whole: "" (not checked), "supported", "mostly_unsupported" or
+    "not_in_documents" (the text is the model's own words, not what the documents say)."""
+    notice: str = ""
+    """What to show at the top of the answer, such as "Much of this answer is not in your
+    documents."; empty when nothing needs saying."""
+    check_seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -251,6 +309,10 @@ class Answer:
             "seconds_to_first_token": self.seconds_to_first_token,
             "seconds": self.seconds,
             "notes": list(self.notes),
+            "support": self.support,
+            "notice": self.notice,
+            "sentences": [c.to_json() for c in self.sentences],
+            "check_seconds": self.check_seconds,
         }
 
 

@@ -260,6 +260,7 @@ class Hearth:
             history=history,
             settings=settings,
             cancel=cancel,
+            encoder=coll.embedder() if hits else None,
         ):
             yield event
             if isinstance(event, AnswerFinished) and conversation is not None:
