@@ -6,6 +6,7 @@ import re
 import time
 
 from engine.chat.citations import citation_marks
+from engine.events import Hit
 
 _FENCE = re.compile(r"^(```|~~~)")
 
