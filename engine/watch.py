@@ -87,7 +87,11 @@ def is_ignored(path: Path, folder: Path) -> bool:
     for part in parts[:-1]:
         if part.startswith(".") or part in _SKIP_DIRS:
             return True
-    name = parts[-1] if parts else path.name
+    return is_ignored_name(parts[-1] if parts else path.name)
+
+
+def is_ignored_name(name: str) -> bool:
+    """Whether a file name is hidden, temporary or a lock file (`~$x.docx`, `x.swp`, `x.part`)."""
     if name.startswith((".", "~$", "~", "#")) or name.endswith(("~", "#")):
         return True
     return os.path.splitext(name)[1].lower() in _TEMP_SUFFIXES

@@ -84,6 +84,8 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]
     A file named explicitly is always tried; inside folders, hidden entries, version-control
     and build folders, and files that are not documents are passed over quietly.
     """
+    from engine.watch import is_ignored_name
+
     files: list[Path] = []
     problems: list[tuple[Path, str]] = []
     seen: set[Path] = set()
@@ -101,7 +103,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
                 for name in sorted(names):
                     p = Path(root) / name
-                    if name.startswith("."):
+                    if is_ignored_name(name):  # hidden, temporary, lock files (engine/watch.py)
                         continue
                     if p.is_file():
                         if is_supported(p):

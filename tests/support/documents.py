@@ -639,9 +639,14 @@ def make_mixed_folder(root: Path) -> MixedFolder:
     (root / "empty.txt").write_bytes(b"")
     out.bad[root / "empty.txt"] = EmptyDocument
     out.bad[make_pdf(root / "locked.pdf", pdf_pages, password="s3cret")] = EncryptedDocument
-    out.bad[make_scanned_pdf(root / "scan.pdf", ["Scanned page one.", "Scanned page two."])] = (
-        ScannedDocument
-    )
+    # A scan is read by OCR where Tesseract is installed, and reported as scanned elsewhere.
+    from engine.ingest.ocr import ocr_available
+
+    scan = make_scanned_pdf(root / "scan.pdf", ["Scanned page one.", "Scanned page two."])
+    if ocr_available():
+        out.good[scan] = "pdf"
+    else:
+        out.bad[scan] = ScannedDocument
     junk = os.urandom(4096)
     (root / "junk.docx").write_bytes(junk)
     out.bad[root / "junk.docx"] = CorruptDocument
