@@ -310,9 +310,9 @@ def watch_folders(
             return
         yield state(link, SYNCING, files=len(new), removed=len(gone))
         try:
+            remove_documents(link.collection, gone)
             for path in gone:
                 yield DocumentRemoved(path)
-            remove_documents(link.collection, gone)
             if new:
                 yield from ingest(link.collection, new, cancel)
         except HearthError as exc:
