@@ -29,8 +29,10 @@ from typing import Any
 
 from engine.events import CancelToken, OcrProgress
 
-OCR_DPI = 300
-"""Resolution pages are rendered at for Tesseract: 300 dpi is its documented sweet spot."""
+OCR_DPI = 200
+"""Resolution pages are rendered at for Tesseract. Measured on noisy, slightly turned scans of
+real manuals (bench/ocr.py): as good as 300 dpi on 300-dpi scans and far better on 200-dpi
+ones (300 magnifies their noise), with 2.25 times fewer pixels to read."""
 OCR_LANGUAGE = "eng"
 """Tesseract language(s), '+'-joined (for example 'eng+deu')."""
 INSTALL_COMMAND = "sudo apt-get install tesseract-ocr tesseract-ocr-eng"
