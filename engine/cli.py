@@ -343,6 +343,8 @@ def cmd_watch(h: Hearth, args: argparse.Namespace) -> int:
             if isinstance(event, FolderState):
                 detail = ""
                 if event.state == "syncing":
+                    if not (event.files or event.removed):
+                        continue  # a check that found nothing to do: "watching" follows
                     detail = f": {event.files} files to index, {event.removed} to remove"
                 elif event.error:
                     detail = f": {event.error}"
