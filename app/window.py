@@ -46,13 +46,14 @@ from app.chatmodels import ModelManager
 from app.dialogs import AboutDialog, ModelsDialog, NewCollectionDialog, SettingsDialog, pick_gguf
 from app.documents_view import DocumentsView
 from app.library import Library
+from app.links_view import FolderWatch, LinkedFoldersView
 from app.progress_view import IngestPanel
 from app.session import ChatSession
 from app.sidebar import Sidebar
 from app.text import plural
 from app.viewer import DocumentViewer
 from app.welcome import WelcomePage
-from app.worker import Runner
+from app.worker import Runner, Task
 from engine.chat.verify import narrowed_hit
 from engine.facade import SAMPLE_COLLECTION, Hearth
 
@@ -160,6 +161,7 @@ class MainWindow(QMainWindow):
         self.library = Library(hearth, self.runner, self)
         self.session = ChatSession(hearth, self.runner, self)
         self.models = ModelManager(hearth, self.runner, self)
+        self.links = FolderWatch(hearth, self.runner, self)  # linked folders (app/links_view.py)
         self.viewer: DocumentViewer | None = None
         self._syncing = False
         self._closed = False
@@ -204,6 +206,8 @@ class MainWindow(QMainWindow):
         self.documents = DocumentsView(self.library.documents, self.tabs)
         self.tabs.addTab(self.chat, icons.icon("chat"), "Chat")
         self.tabs.addTab(self.documents, icons.icon("file"), "Documents")
+        self.folders = LinkedFoldersView(self.links, self.tabs)
+        self.tabs.addTab(self.folders, icons.icon("folder"), "Folders")
         self.tabs.tabBar().setContentsMargins(20, 0, 0, 0)
         page.addWidget(self.tabs, 1)
         self.stack.addWidget(self.welcome)
@@ -282,6 +286,10 @@ class MainWindow(QMainWindow):
         lib.ingestFinished.connect(self._ingest_finished)
         self.ingest_panel.cancelRequested.connect(lib.cancel_ingest)
 
+        self.links.error.connect(self.show_error)
+        self.links.message.connect(self.show_message)
+        self.links.documentsChanged.connect(lib._refresh_soon)
+        lib.currentChanged.connect(self.folders.set_collection)
         self.sidebar.collections.selectionModel().currentChanged.connect(self._sidebar_collection)
         self.sidebar.conversations.clicked.connect(self._sidebar_conversation)
         self.sidebar.newCollection.connect(self.new_collection)
@@ -343,6 +351,7 @@ class MainWindow(QMainWindow):
         self._models_changed()
         for problem in self.hearth.settings_problems:
             self.show_error(problem)
+        self.links.start()
 
     # --- collections ------------------------------------------------------------------------
 
@@ -441,8 +450,18 @@ class MainWindow(QMainWindow):
             self.models.add(p)
         if docs:
             self.ingest_panel.files_button.setChecked(False)
-            self.library.ingest(docs, collection=collection)
+            task = self.library.ingest(docs, collection=collection)
             self.ingest_panel.update_view()
+            # A dropped folder is linked once indexed, so the watcher never races this ingest.
+            folders = [p for p in docs if p.is_dir()]
+            name = collection or self.library.drop_target
+            if folders:
+                task.finished.connect(lambda: self._link_folders(folders, name, task))
+
+    def _link_folders(self, folders: list[Path], collection: str, task: Task) -> None:
+        if not task.cancelled:
+            for folder in folders:
+                self.links.link(folder, collection=collection)
 
     def add_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add documents", str(Path.home()))

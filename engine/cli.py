@@ -25,10 +25,12 @@ from engine.events import (
     DocumentRemoved,
     FileDuplicate,
     FileFailed,
+    FileIndexed,
     FileStarted,
     IngestFinished,
     IngestProgress,
     IngestStarted,
+    OcrProgress,
     Retrieved,
     Status,
     Token,
@@ -114,6 +116,8 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
                         parts.append(event.current.name)
                 bar.set_postfix_str(", ".join(parts), refresh=False)
                 bar.refresh()
+            elif isinstance(event, OcrProgress) and not args.quiet:
+                _print_ocr(event)
             elif isinstance(event, FileFailed):
                 say(f"failed: {event.path}: {event.reason}")
             elif isinstance(event, FileDuplicate):
@@ -281,6 +285,7 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
                     "failed": c.failed,
                     "chunks": c.chunks,
                     "embedding_model": c.embedding_model,
+                    "linked_folders": _links_json(h, c.name),
                     "failures": [
                         {"file": str(d.path), "reason": d.error}
                         for d in docs
@@ -312,11 +317,104 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
         )
         if c.indexing is not None:
             print(f"  {c.indexing.describe()}")
+        _print_links(h, c.name)
         for d in h.documents(c.name):
             if d.status == "failed":
                 print(f"  failed: {d.path}\n          {d.error}")
             elif d.status == "duplicate":
                 print(f"  duplicate: {d.path}\n          same content as {d.duplicate_of}")
+    return 0
+
+
+# --- linked folders and OCR ---------------------------------------------------------------------
+
+
+def _print_ocr(event: OcrProgress) -> None:
+    line = (
+        f"Reading scanned page {event.page} of {event.path.name} by OCR "
+        f"({event.pages_done}/{event.pages_total}, {event.seconds:.1f}s a page)"
+    )
+    if sys.stderr.isatty():
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+        if event.pages_done == event.pages_total:
+            print(file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
+
+
+def _links_json(h: Hearth, collection: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "folder": str(f.path),
+            "available": f.available,
+            "documents": f.documents,
+            "error": f.error,
+        }
+        for f in h.linked_folders(collection)
+    ]
+
+
+def _print_links(h: Hearth, collection: str) -> None:
+    for f in h.linked_folders(collection):
+        state = "linked" if f.available else "unavailable (documents kept until it returns)"
+        print(f"  linked folder: {f.path} — {f.documents} documents, {state}")
+        if f.error:
+            print(f"          {f.error}")
+
+
+def cmd_link(h: Hearth, args: argparse.Namespace) -> int:
+    folder = h.link_folder(args.folder, collection=args.collection)
+    print(f"linked: {folder.path} → '{folder.collection}'")
+    if args.no_index:
+        print("It is indexed by `hearth watch` (or the app) when that next runs.")
+        return 0
+    ingest = argparse.Namespace(
+        paths=[folder.path], collection=folder.collection, sync=False, quiet=args.quiet
+    )
+    code = cmd_ingest(h, ingest)
+    if code == 0:
+        print("`hearth watch` (or the app, while it runs) keeps it in sync.")
+    return code
+
+
+def cmd_unlink(h: Hearth, args: argparse.Namespace) -> int:
+    removed = h.unlink_folder(
+        args.folder, collection=args.collection, keep_documents=args.keep_documents
+    )
+    kept = " (its documents stay in the collection)" if args.keep_documents else ""
+    print(
+        f"unlinked: {args.folder}{kept}; {removed} documents removed. Your files were not touched."
+    )
+    return 0
+
+
+def cmd_watch(h: Hearth, args: argparse.Namespace) -> int:
+    from engine.watch import FolderState
+
+    if not h.linked_folders(args.collection):
+        print("No linked folders. Link one with: hearth link FOLDER -c COLLECTION")
+        return 2
+    token = CancelToken()
+    print("Watching linked folders; Ctrl-C stops.", file=sys.stderr)
+    with _cancel_on_interrupt(token):
+        for event in h.watch(collection=args.collection, cancel=token, debounce_s=args.debounce):
+            if isinstance(event, FolderState):
+                detail = ""
+                if event.state == "syncing":
+                    if not (event.files or event.removed):
+                        continue  # a check that found nothing to do: "watching" follows
+                    detail = f": {event.files} files to index, {event.removed} to remove"
+                elif event.error:
+                    detail = f": {event.error}"
+                print(f"[{event.collection}] {event.folder}: {event.state}{detail}", flush=True)
+            elif isinstance(event, FileIndexed):
+                print(f"  indexed: {event.path}", flush=True)
+            elif isinstance(event, FileFailed):
+                print(f"  failed: {event.path}: {event.reason}", flush=True)
+            elif isinstance(event, DocumentRemoved):
+                print(f"  removed: {event.path}", flush=True)
+            elif isinstance(event, OcrProgress):
+                _print_ocr(event)
     return 0
 
 
@@ -531,6 +629,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_collection(sub.add_parser("remove", help="remove documents from a collection"))
     sp.add_argument("paths", nargs="+", type=Path)
 
+    sp = with_collection(
+        sub.add_parser("link", help="link a folder: kept in sync while Hearth runs")
+    )
+    sp.add_argument("folder", type=Path)
+    sp.add_argument("--no-index", action="store_true", help="link only; index on the next watch")
+    sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sp = with_collection(sub.add_parser("unlink", help="stop keeping a linked folder in sync"))
+    sp.add_argument("folder", type=Path)
+    sp.add_argument(
+        "--keep-documents", action="store_true", help="keep its documents in the collection"
+    )
+    sp = with_collection(sub.add_parser("watch", help="keep linked folders in sync until Ctrl-C"))
+    sp.add_argument(
+        "--debounce", type=float, default=None, help="seconds of quiet before a batch is indexed"
+    )
+
     sp = sub.add_parser("collections", help="list, create, rename, delete collections")
     csub = sp.add_subparsers(dest="action")
     csub.add_parser("list")
@@ -607,6 +721,9 @@ def main(argv: list[str] | None = None) -> int:
         "chat": cmd_chat,
         "status": cmd_status,
         "remove": cmd_remove,
+        "link": cmd_link,
+        "unlink": cmd_unlink,
+        "watch": cmd_watch,
         "collections": cmd_collections,
         "models": cmd_models,
         "serve": cmd_serve,

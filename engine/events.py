@@ -134,6 +134,20 @@ class IngestFinished:
     summary: IngestSummary
 
 
+# Scanned PDFs: OCR reads their pages ahead of the ingest, seconds a page (engine/ingest/ocr.py).
+@dataclass(frozen=True)
+class OcrProgress:
+    """One scanned page read by OCR."""
+
+    path: Path
+    page: int
+    """1-based page of `path` that was read."""
+    pages_done: int
+    pages_total: int
+    """Pages to read by OCR in this ingest, over all its files."""
+    seconds: float
+
+
 IngestEvent = (
     IngestStarted
     | FileStarted
@@ -144,6 +158,7 @@ IngestEvent = (
     | DocumentRemoved
     | IngestProgress
     | IngestFinished
+    | OcrProgress
 )
 
 

@@ -9,7 +9,7 @@ threads or Qt: the caller decides where a generator runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,8 @@ from engine.events import (
     ChatEvent,
     Hit,
     IngestEvent,
+    IngestFinished,
+    IngestSummary,
     Status,
     TurnSaved,
 )
@@ -37,10 +39,12 @@ if TYPE_CHECKING:
 
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
+    from engine.index.links import LinkedFolder
     from engine.llm.base import ChatModel
     from engine.llm.registry import ModelInfo, ModelRegistry
     from engine.llm.remote import RemoteModel
     from engine.llm.runtime import ModelRuntime
+    from engine.watch import WatchEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
 
@@ -98,6 +102,10 @@ class Hearth:
         self._runtime: ModelRuntime | None = None
         self._conversations: ConversationStore | None = None
         self._remotes: dict[str, RemoteModel] = {}
+        # Scanned pages read by OCR are kept, so a cancelled ingest resumes (engine/ingest/ocr.py).
+        from engine.ingest.ocr import use_cache
+
+        use_cache(self.paths.cache / "ocr.sqlite")
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -177,6 +185,9 @@ class Hearth:
         targets = [Path(p) for p in paths]
         if sync and not targets:
             targets = [d.path for d in coll.catalog.documents() if d.path.exists()]
+        if (yield from _read_scanned_pages(coll, targets, cancel)):
+            yield IngestFinished(IngestSummary(collection=coll.name, cancelled=True))
+            return
         yield from ingest_paths(coll, targets, sync=sync, cancel=cancel)
 
     def remove_document(self, path: Path | str, *, collection: str | None = None) -> bool:
@@ -197,6 +208,79 @@ class Hearth:
     def open_sample_collection(self, *, cancel: CancelToken | None = None) -> Iterator[IngestEvent]:
         """Build (or refresh) the sample collection from the documents Hearth ships with."""
         yield from self.ingest([samples_dir()], collection=SAMPLE_COLLECTION, cancel=cancel)
+
+    # --- linked folders (engine/index/links.py, engine/watch.py) ----------------------------
+
+    def link_folder(self, folder: Path | str, *, collection: str | None = None) -> LinkedFolder:
+        """Link a folder to a collection (created if needed): `watch` keeps it in sync.
+
+        Linking indexes nothing by itself: `watch` (or an ingest of the folder) does.
+        """
+        from engine.index.links import LinkStore
+
+        coll = self._collection(collection, create=True)
+        path = LinkStore(coll.catalog, coll.name).add(folder)
+        return next(f for f in self.linked_folders(coll.name) if f.path == path)
+
+    def unlink_folder(
+        self, folder: Path | str, *, collection: str | None = None, keep_documents: bool = False
+    ) -> int:
+        """Stop keeping a folder in sync; its documents are removed unless `keep_documents`.
+
+        Returns how many documents were removed. Raises HearthError if it was not linked.
+        """
+        from engine.index.links import LinkStore, folder_path, is_under
+        from engine.watch import remove_documents
+
+        coll = self._collection(collection)
+        path = folder_path(folder)
+        if not LinkStore(coll.catalog, coll.name).remove(path):
+            raise HearthError(
+                f"{path} is not linked to '{coll.name}'. `hearth status` lists linked folders."
+            )
+        if keep_documents:
+            return 0
+        docs = [d.path for d in coll.catalog.documents() if is_under(d.path, path)]
+        return remove_documents(coll, docs)
+
+    def linked_folders(self, collection: str | None = None) -> list[LinkedFolder]:
+        """Folders linked to a collection, or to every collection when `collection` is None."""
+        from engine.index.links import LinkStore
+
+        colls = self._collections.all() if collection is None else [self._collection(collection)]
+        return [f for c in colls for f in LinkStore(c.catalog, c.name).list()]
+
+    def watch(
+        self,
+        *,
+        collection: str | None = None,
+        cancel: CancelToken,
+        debounce_s: float | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Keep linked folders in sync until `cancel` is set: first a re-check of what changed
+        while Hearth was closed, then every change within seconds (see engine/watch.py)."""
+        from engine.watch import DEBOUNCE_S, watch_folders
+
+        def collections() -> list[Collection]:
+            return [c for c in self._collections.all() if collection in (None, c.name)]
+
+        def ingest(
+            coll: Collection, paths: Sequence[Path], token: CancelToken
+        ) -> Iterator[IngestEvent]:
+            return self.ingest(paths, collection=coll.name, cancel=token)
+
+        yield from watch_folders(
+            collections,
+            ingest,
+            cancel=cancel,
+            debounce_s=DEBOUNCE_S if debounce_s is None else debounce_s,
+        )
+
+    def page_words(self, path: Path | str, page: int) -> list[tuple[object, ...]]:
+        """Word rectangles OCR found on a scanned page (1-based), for highlighting; [] if none."""
+        from engine.ingest.ocr import page_words
+
+        return list(page_words(Path(path), page))
 
     # --- retrieval --------------------------------------------------------------------------
 
@@ -403,6 +487,30 @@ class Hearth:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_scanned_pages(
+    coll: Collection, targets: Sequence[Path], cancel: CancelToken | None
+) -> Generator[IngestEvent, None, bool]:
+    """OCR the scanned pages of new or changed PDFs ahead of the ingest, page by page; returns
+    True when cancelled. Read pages are cached, so the next run resumes where this one stopped."""
+    from engine.ingest.ocr import ocr_available, read_scanned
+    from engine.ingest.pipeline import discover
+
+    if not ocr_available():
+        return False
+    pdfs = []
+    for path in discover(targets)[0]:
+        if path.suffix.lower() != ".pdf":
+            continue
+        known = coll.catalog.document(path)
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if known is None or (known.size, known.mtime) != (st.st_size, st.st_mtime):
+            pdfs.append(path)
+    return (yield from read_scanned(pdfs, cancel=cancel))
 
 
 def _retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -108,6 +108,7 @@ def discover(paths: Sequence[Path]) -> Discovery:
     and build folders, and files that are not documents are passed over quietly. Linked
     folders are followed once; a link back to a folder above it (a loop) is reported.
     """
+
     found = Discovery(files=[], problems=[], missing=[])
     seen: set[Path] = set()
     visited: set[tuple[int, int]] = set()
@@ -161,8 +162,10 @@ def _walk(
         return  # the same folder reached through another link: read once
     visited.add(key)
     subfolders: list[Path] = []
+    from engine.watch import is_ignored_name
+
     for entry in entries:
-        if entry.name.startswith("."):
+        if is_ignored_name(entry.name):  # hidden, temporary, lock files (engine/watch.py)
             continue
         p = Path(entry.path)
         try:
