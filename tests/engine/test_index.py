@@ -10,7 +10,7 @@ import pytest
 
 from engine.index.catalog import Catalog, Counts, DocumentRow, NewChunk
 from engine.index.vectors import VectorIndex
-from engine.retrieval.search import fuse, keyword_query, query_words
+from engine.retrieval.search import keyword_query, query_words
 
 DIM = 8
 
@@ -111,14 +111,6 @@ def test_term_document_counts_use_the_index_stemming(tmp_path: Path) -> None:
     cat.write_batch([_doc("/a.txt", ["charging the batteries", "battery settings", "other"])])
     counts = cat.term_document_counts(["battery", "batteries", "setting", "absent"])
     assert counts == {"battery": 2, "batteries": 2, "setting": 1, "absent": 0}
-
-
-def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = fuse([[1, 2, 3], [3, 1, 4]])
-    order = [i for i, _ in fused]
-    assert order[0] == 1  # ranked high by both
-    assert set(order) == {1, 2, 3, 4}
-    assert order.index(3) < order.index(2)
 
 
 def test_large_collections_search_only_discriminating_words(tmp_path: Path) -> None:
