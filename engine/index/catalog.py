@@ -378,6 +378,15 @@ class Catalog:
             embedded=int(embedded),
         )
 
+    def has_pending(self) -> bool:
+        """Whether any document is `pending` (cheap: uses the status index)."""
+        row = (
+            self._conn()
+            .execute("SELECT 1 FROM documents WHERE status = 'pending' LIMIT 1")
+            .fetchone()
+        )
+        return row is not None
+
     def touch(self, document_id: int, *, mtime: float, size: int) -> None:
         """Record a new modification time for a document whose content did not change."""
         with self._write_lock:

@@ -149,7 +149,7 @@ class Collection:
 
     def _recover(self) -> None:
         """Drop what a stopped ingest left half-done, unless an ingest is running now."""
-        if not self.catalog.counts().pending:
+        if not self.catalog.has_pending():
             return
         lock = IngestLock(self.folder)
         if not lock.try_acquire():
