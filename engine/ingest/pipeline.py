@@ -243,7 +243,7 @@ class IngestCounters:
         eta = None
         if stage == "embedding" and rate > 0:
             eta = (self.chunks_written - self.chunks_embedded) / rate
-        if now - self._published >= TICK_S and stage in ("reading", "embedding", "saving"):
+        if now - self._published >= TICK_S and stage != "waiting":
             self._published = now
             self.collection.publish_indexing(
                 IndexingState(
