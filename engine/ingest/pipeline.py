@@ -208,6 +208,8 @@ class IngestCounters:
     removed: int = 0
     chunks: int = 0
     pages: int = 0
+    problems: int = 0
+    """Failures that are not among the files counted (link loops, folders not opened)."""
     chunks_written: int = 0
     chunks_embedded: int = 0
     embed_started: float | None = None
@@ -220,7 +222,7 @@ class IngestCounters:
 
     @property
     def files_done(self) -> int:
-        return self.indexed + self.skipped + self.duplicates + self.failed
+        return self.indexed + self.skipped + self.duplicates + self.failed - self.problems
 
     def fail(self, event: FileFailed) -> FileFailed:
         self.failed += 1
@@ -578,7 +580,7 @@ class EmbeddingQueue:
     def run(self, cancel: CancelToken | None) -> Iterator[IngestEvent]:
         """Embed every pending chunk; stops between calls when `cancel` is set."""
         counters = self.counters
-        size = self.encode_chunks
+        size = min(8, self.encode_chunks)  # a first call short on any machine; then adapted
         while batch := self.catalog.pending_chunks(limit=self.batch_chunks):
             batch.sort(key=lambda c: len(c.text) + len(c.heading))
             s = 0
@@ -704,6 +706,7 @@ def _run(
             pool=pool,
         )
         for problem in found.problems:
+            counters.problems += 1
             yield reader.record_failure(problem)
         for index, path in enumerate(files):
             if cancel is not None and cancel.cancelled:
