@@ -378,6 +378,15 @@ class Catalog:
             embedded=int(embedded),
         )
 
+    def has_pending(self) -> bool:
+        """Whether any document is `pending` (cheap: uses the status index)."""
+        row = (
+            self._conn()
+            .execute("SELECT 1 FROM documents WHERE status = 'pending' LIMIT 1")
+            .fetchone()
+        )
+        return row is not None
+
     def touch(self, document_id: int, *, mtime: float, size: int) -> None:
         """Record a new modification time for a document whose content did not change."""
         with self._write_lock:
@@ -511,12 +520,16 @@ class Catalog:
                 added.append((int(cur.lastrowid or 0), vec))
         return added
 
-    def pending_chunks(self, *, after: int = 0, limit: int = 256) -> list[PendingChunk]:
-        """Chunks still waiting for their embedding, in the order they were written."""
+    def pending_chunks(self, *, limit: int = 256) -> list[PendingChunk]:
+        """Chunks still waiting for their embedding: smaller documents first, so a folder's
+        ordinary files are fully searchable before one huge file is done; in written order
+        within a document."""
         rows = self._conn().execute(
-            "SELECT id, document_id, text, heading FROM chunks"
-            " WHERE length(embedding) = 0 AND id > ? ORDER BY id LIMIT ?",
-            (after, limit),
+            "SELECT c.id, c.document_id, c.text, c.heading FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id"
+            " WHERE d.status = 'pending' AND length(c.embedding) = 0"
+            " ORDER BY d.chunks, d.id, c.id LIMIT ?",
+            (limit,),
         )
         return [PendingChunk(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
 

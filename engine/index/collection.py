@@ -41,8 +41,9 @@ class IndexingState:
     pid: int
     started: float
     """Wall-clock time (time.time()) the run took the collection."""
-    stage: str = "reading"
-    """"reading" (files to text and chunks) or "embedding" (chunks to vectors)."""
+    stage: str = "loading"
+    """"loading" (the embedding model), "reading" (files to text and chunks) or
+    "embedding" (chunks to vectors)."""
     files_done: int = 0
     files_total: int = 0
     chunks_embedded: int = 0
@@ -57,7 +58,7 @@ class IndexingState:
         if self.stage == "embedding" and self.chunks_total:
             share = 100 * self.chunks_embedded // self.chunks_total
             text += f"; searchable by keywords, meaning-based search {share}% ready"
-        elif self.stage == "reading":
+        elif self.stage in ("loading", "reading"):
             text += "; reading files"
         return text
 
@@ -149,7 +150,7 @@ class Collection:
 
     def _recover(self) -> None:
         """Drop what a stopped ingest left half-done, unless an ingest is running now."""
-        if not self.catalog.counts().pending:
+        if not self.catalog.has_pending():
             return
         lock = IngestLock(self.folder)
         if not lock.try_acquire():

@@ -71,6 +71,9 @@ ENCODE_CHUNKS = 32
 """Chunks per call into the embedder, stored in one transaction: about two seconds of work
 here, so progress, cancellation and commits come that often."""
 
+ENCODE_TARGET_S = 2.0
+"""Seconds one embedder call should take; the call size adapts to the measured speed."""
+
 TICK_S = 1.0
 """Longest silence while a file is read or the model loads."""
 
@@ -208,6 +211,8 @@ class IngestCounters:
     removed: int = 0
     chunks: int = 0
     pages: int = 0
+    problems: int = 0
+    """Failures that are not among the files counted (link loops, folders not opened)."""
     chunks_written: int = 0
     chunks_embedded: int = 0
     embed_started: float | None = None
@@ -220,7 +225,7 @@ class IngestCounters:
 
     @property
     def files_done(self) -> int:
-        return self.indexed + self.skipped + self.duplicates + self.failed
+        return self.indexed + self.skipped + self.duplicates + self.failed - self.problems
 
     def fail(self, event: FileFailed) -> FileFailed:
         self.failed += 1
@@ -243,7 +248,7 @@ class IngestCounters:
         eta = None
         if stage == "embedding" and rate > 0:
             eta = (self.chunks_written - self.chunks_embedded) / rate
-        if now - self._published >= TICK_S and stage in ("reading", "embedding", "saving"):
+        if now - self._published >= TICK_S and stage != "waiting":
             self._published = now
             self.collection.publish_indexing(
                 IndexingState(
@@ -578,14 +583,15 @@ class EmbeddingQueue:
     def run(self, cancel: CancelToken | None) -> Iterator[IngestEvent]:
         """Embed every pending chunk; stops between calls when `cancel` is set."""
         counters = self.counters
-        after = 0
-        while batch := self.catalog.pending_chunks(after=after, limit=self.batch_chunks):
-            after = batch[-1].id
+        size = min(8, self.encode_chunks)  # a first call short on any machine; then adapted
+        while batch := self.catalog.pending_chunks(limit=self.batch_chunks):
             batch.sort(key=lambda c: len(c.text) + len(c.heading))
-            for s in range(0, len(batch), self.encode_chunks):
+            s = 0
+            while s < len(batch):
                 if cancel is not None and cancel.cancelled:
                     return
-                part = batch[s : s + self.encode_chunks]
+                part = batch[s : s + size]
+                s += len(part)
                 if counters.embed_started is None:
                     counters.embed_started = time.monotonic()
                 t0 = time.perf_counter()
@@ -596,6 +602,10 @@ class EmbeddingQueue:
                 counters.timings["embed"] += t1 - t0
                 counters.timings["write"] += time.perf_counter() - t1
                 counters.chunks_embedded += len(part)
+                # On a slow or busy machine, smaller calls keep progress and commits coming
+                # every couple of seconds.
+                rate = len(part) / max(t1 - t0, 1e-3)
+                size = max(4, min(self.encode_chunks, int(rate * ENCODE_TARGET_S)))
                 for doc in completed:
                     counters.indexed += 1
                     counters.chunks += doc.chunks
@@ -699,6 +709,7 @@ def _run(
             pool=pool,
         )
         for problem in found.problems:
+            counters.problems += 1
             yield reader.record_failure(problem)
         for index, path in enumerate(files):
             if cancel is not None and cancel.cancelled:

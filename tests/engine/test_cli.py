@@ -29,7 +29,8 @@ def library(tmp_path: Path) -> Path:
 def test_ingest_search_status_and_ask_without_a_model(
     hearth_home: Path, library: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["ingest", str(library), "-c", "house", "--quiet"]) == 0
+    # A file failed (broken.pdf): the summary is printed and the exit code says so.
+    assert main(["ingest", str(library), "-c", "house", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "1 indexed" in out and "1 failed" in out and "broken.pdf" in out
 

@@ -127,3 +127,45 @@ def test_large_collections_search_only_discriminating_words(tmp_path: Path) -> N
     assert select_terms(coll, ["common", "words"], n) == []  # type: ignore[arg-type]
     # A small collection searches every word: there a frequent word can still matter.
     assert select_terms(coll, ["common", "zircon"], 100) == ["common", "zircon"]  # type: ignore[arg-type]
+
+
+def test_a_version_1_catalogue_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cat = Catalog(path)
+    cat.write_batch([_doc("/a.txt", ["alpha beta"])])
+    cat.close()
+    # Turn it back into version 1: documents could only be 'indexed' or 'failed'.
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        PRAGMA foreign_keys=OFF;
+        CREATE TABLE old (
+            id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, title TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,
+            mtime REAL NOT NULL DEFAULT 0, content_hash TEXT NOT NULL DEFAULT '', pages INTEGER,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('indexed', 'failed')), error TEXT,
+            text BLOB, updated_at REAL NOT NULL);
+        INSERT INTO old SELECT id, path, title, kind, size, mtime, content_hash, pages, chunks,
+            status, error, text, updated_at FROM documents;
+        DROP TABLE documents;
+        ALTER TABLE old RENAME TO documents;
+        UPDATE meta SET value = '1' WHERE key = 'schema_version';
+        """
+    )
+    db.commit()
+    db.close()
+
+    cat = Catalog(path)
+    assert cat.get_meta("schema_version") == "2"
+    [doc] = cat.documents()
+    assert (doc.path, doc.status, doc.chunks) == (Path("/a.txt"), "indexed", 1)
+    assert cat.document_text(doc.id) == "alpha beta"
+    cat.write_duplicate(DocumentRow(path=Path("/b.txt")), doc.id)  # a state version 1 lacked
+    assert cat.document(Path("/b.txt")).duplicate_of == Path("/a.txt")  # type: ignore[union-attr]
+    assert cat._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert cat._conn().execute("PRAGMA foreign_key_check").fetchall() == []
+    assert cat.remove_documents([Path("/a.txt")]) == []  # the duplicate took its place
+    assert [(d.path, d.status, d.chunks) for d in cat.documents()] == [
+        (Path("/b.txt"), "indexed", 1)
+    ]
