@@ -3,15 +3,32 @@
 `ChatView` shows a `MessagesModel`; it re-renders a streaming answer a few times a second
 rather than on every token, so a fast model cannot flood the GUI thread. Citations [n] become
 `cite:n` links (see `app.text.link_citations`); a click is reported as `citationClicked`.
+
+A finished answer's sentences carry the verdict of the check against the passages
+(engine/chat/verify.py): a sentence no passage backs is underlined with a wave, one only partly
+backed with dots, each with a tooltip saying why; a backed sentence is a quiet link (`check:i`,
+reported as `checkClicked`) that opens its passage with the backing span highlighted. A notice
+above the answer says when much of it is not in the documents.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QFontMetrics, QKeyEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QHelpEvent,
+    QKeyEvent,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,13 +38,15 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTextBrowser,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from app import icons, theme
 from app.models import ChatMessage, MessagesModel
-from app.text import link_citations, plural
+from app.text import link_citations, plural, source_label
+from engine.events import CheckedSentence, Hit
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QResizeEvent
@@ -67,11 +86,97 @@ class MessageBody(QTextBrowser):
     def wheelEvent(self, event: QWheelEvent) -> None:
         event.ignore()  # let the chat scroll
 
+    def event(self, event: QEvent) -> bool:
+        # QTextBrowser does not show the tooltips of text fragments by itself.
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            tip = self.tooltip_at(event.pos())
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
+    def tooltip_at(self, pos) -> str:  # type: ignore[no-untyped-def]
+        cursor = self.cursorForPosition(pos)
+        return cursor.charFormat().toolTip()
+
+
+def _fragments(doc: QTextDocument, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """(start, end, is a link) for the runs of text between `start` and `end`."""
+    out: list[tuple[int, int, bool]] = []
+    block = doc.findBlock(start)
+    while block.isValid() and block.position() < end:
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            a = max(start, frag.position())
+            b = min(end, frag.position() + frag.length())
+            if a < b:
+                out.append((a, b, frag.charFormat().isAnchor()))
+            it += 1
+        block = block.next()
+    return out
+
+
+def check_tooltip(check: CheckedSentence, sources: Sequence[Hit]) -> str:
+    """What hovering a checked sentence says: the verdict's reason, and where a click leads."""
+    tip = check.reason
+    n = check.passage
+    if n is not None and 1 <= n <= len(sources):
+        tip += f" Click to open {source_label(sources[n - 1])}."
+    return tip
+
+
+def mark_checks(
+    doc: QTextDocument, checks: Sequence[CheckedSentence], sources: Sequence[Hit]
+) -> int:
+    """Mark the checked sentences in a rendered answer; returns how many were found in it.
+
+    Sentences are found by their words in order, so Markdown that rendering removed (emphasis,
+    list markers) does not matter. Existing links (citations) are left as they are.
+    """
+    from engine.chat.verify import NOT_FOUND, PARTLY
+
+    c = theme.colors()
+    plain = doc.toPlainText()
+    pos = 0
+    found = 0
+    for i, check in enumerate(checks):
+        words = re.findall(r"\w+", check.text)
+        if not words:
+            continue
+        m = re.compile(r"\W*".join(re.escape(w) for w in words)).search(plain, pos)
+        if m is None:
+            continue
+        pos = m.end()
+        found += 1
+        linked = check.passage is not None and 1 <= check.passage <= len(sources)
+        for a, b, is_link in _fragments(doc, m.start(), m.end()):
+            fmt = QTextCharFormat()
+            fmt.setToolTip(check_tooltip(check, sources))
+            if check.verdict == NOT_FOUND:
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(QColor(c.danger))
+            elif check.verdict == PARTLY:
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
+                fmt.setUnderlineColor(QColor(c.muted))
+            if linked and not is_link:
+                fmt.setAnchor(True)
+                fmt.setAnchorHref(f"check:{i}")
+            cursor = QTextCursor(doc)
+            cursor.setPosition(a)
+            cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(fmt)
+    return found
+
 
 class MessageWidget(QWidget):
     """One message: a bubble with its text, what is going on, and its actions."""
 
     citationClicked = Signal(int, int)
+    checkClicked = Signal(int, int)
+    """(row, index of the checked sentence) when a backed sentence is clicked."""
     copyRequested = Signal(int)
     regenerateRequested = Signal(int)
     sourcesRequested = Signal(int)
@@ -80,7 +185,9 @@ class MessageWidget(QWidget):
         super().__init__(parent)
         self.row = row
         self.message: ChatMessage | None = None
-        self._rendered: tuple[str, int, str] | None = None
+        self._rendered: tuple[str, int, str, int, str] | None = None
+        self.checks_marked = 0
+        """How many checked sentences were found and marked in the rendered answer."""
         outer = self._outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.bubble = QFrame(self)
@@ -98,6 +205,16 @@ class MessageWidget(QWidget):
         head.addWidget(self.model_label)
         head.addStretch(1)
         lay.addLayout(head)
+        self.notice = QLabel(self.bubble)
+        self.notice.setObjectName("CheckNotice")
+        self.notice.setWordWrap(True)
+        c = theme.colors()
+        self.notice.setStyleSheet(
+            f"QLabel#CheckNotice {{ color: {c.danger}; background: {c.danger_soft};"
+            " border-radius: 6px; padding: 4px 8px; }"
+        )
+        self.notice.hide()
+        lay.addWidget(self.notice)
         self.body = MessageBody(self.bubble)
         self.body.anchorClicked.connect(self._anchor)
         lay.addWidget(self.body)
@@ -137,6 +254,12 @@ class MessageWidget(QWidget):
             except ValueError:
                 return
             self.citationClicked.emit(self.row, n)
+        elif url.scheme() == "check":
+            try:
+                i = int(url.path() or url.toString().split(":", 1)[1])
+            except ValueError:
+                return
+            self.checkClicked.emit(self.row, i)
 
     def set_message(self, msg: ChatMessage, *, last: bool) -> None:
         self.message = msg
@@ -169,15 +292,20 @@ class MessageWidget(QWidget):
         msg = self.message
         if msg is None:
             return
-        key = (msg.text, len(msg.sources), msg.state)
+        key = (msg.text, len(msg.sources), msg.state, len(msg.checks), msg.notice)
         if key == self._rendered:
             return
         self._rendered = key
+        self.checks_marked = 0
         if msg.role == "user" or msg.state == "error":
             self.body.setPlainText(msg.text)
         else:
             self.body.setMarkdown(link_citations(msg.text, len(msg.sources)))
+            if msg.checks:
+                self.checks_marked = mark_checks(self.body.document(), msg.checks, msg.sources)
         self.body.setVisible(bool(msg.text))
+        self.notice.setText(msg.notice)
+        self.notice.setVisible(bool(msg.notice) and msg.role != "user")
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -202,6 +330,7 @@ class ChatView(QScrollArea):
     """The conversation, following the bottom while an answer streams in."""
 
     citationClicked = Signal(int, int)
+    checkClicked = Signal(int, int)
     copyRequested = Signal(int)
     regenerateRequested = Signal(int)
     sourcesRequested = Signal(int)
@@ -266,6 +395,7 @@ class ChatView(QScrollArea):
     def _add(self, row: int) -> None:
         w = MessageWidget(row, self.column)
         w.citationClicked.connect(self.citationClicked)
+        w.checkClicked.connect(self.checkClicked)
         w.copyRequested.connect(self.copyRequested)
         w.regenerateRequested.connect(self.regenerateRequested)
         w.sourcesRequested.connect(self.sourcesRequested)

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from app import icons
 from app.chatmodels import ModelManager
 from app.models import ItemRole
+from app.remote_models import add_remote_button, remote_details
+from app.serve_settings import ServeSwitch, serve_controller
 from app.text import human_count, human_size
 from engine.config import Settings
 from engine.facade import DEFAULT_EMBEDDING_MODEL, Hearth
@@ -174,6 +176,7 @@ class ModelsDialog(QDialog):
         close.clicked.connect(self.accept)
         for b in (self.add_button, self.remove_button, self.use_button):
             row.addWidget(b)
+        row.insertWidget(1, add_remote_button(manager, self))  # app/remote_models.py
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
@@ -198,6 +201,9 @@ class ModelsDialog(QDialog):
                 )
             else:
                 self.details.setText("Select a model to see its details.")
+            return
+        if m.is_remote:  # app/remote_models.py
+            self.details.setText(remote_details(m))
             return
         lines = [
             f"<b>{m.name}</b> — {m.architecture or 'unknown'} architecture, "
@@ -310,6 +316,9 @@ class SettingsDialog(QDialog):
         )
         form.addRow("Theme", self.theme)
 
+        form.addRow(_section("API"))  # app/serve_settings.py
+        form.addRow(ServeSwitch(serve_controller(manager), self))
+
         self.embedding: EmbeddingChooser | None = None
         if collection is not None:
             form.addRow(_section(f"Collection “{collection}”"))
@@ -388,6 +397,7 @@ class AboutDialog(QDialog):
 
         from PySide6.QtWidgets import QTextBrowser
 
+        from app.serve_settings import endpoints_html
         from engine.about import about_info
 
         info = about_info(probe_gpu=False)  # the GPU answer comes from the model thread
@@ -421,6 +431,7 @@ class AboutDialog(QDialog):
             "and answers never leave it.</p>"
             f"<p><b>Data folder:</b> {html.escape(str(hearth.paths.home))}<br>"
             f"<b>GPU offload:</b> {gpu_text}</p>"
+            f"<p>{endpoints_html(hearth)}</p>"
             f"<p>{html.escape(info['source_note'])}</p>"
             f"<ul>{files}</ul>"
             "<p><b>Bundled components</b></p>"

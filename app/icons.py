@@ -67,6 +67,12 @@ def svg(name: str, color: str) -> bytes:
     ).encode()
 
 
+_ENGINES: list[QIconEngine] = []
+"""Every icon engine made, kept alive: a QIcon owns its engine, but PySide 6.11 still frees the
+Python side of an engine whose last Python reference goes, and the icon's destructor then
+touches freed memory (a crash when a button's icon is replaced). A few hundred bytes each."""
+
+
 class _SvgEngine(QIconEngine):
     """Renders the SVG at whatever size and pixel ratio is asked for."""
 
@@ -74,6 +80,7 @@ class _SvgEngine(QIconEngine):
         super().__init__()
         self._name = name
         self._color = color
+        _ENGINES.append(self)
 
     def _renderer(self, mode: QIcon.Mode) -> QSvgRenderer:
         c = self._color or theme.colors().text

@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 
 from app.text import human_count, human_duration, human_size, human_time, plural
 from engine.events import (
+    CheckedSentence,
     DocumentRemoved,
     FileFailed,
     FileIndexed,
@@ -237,6 +238,10 @@ class ChatMessage:
     model: str | None = None
     stored_id: Any = None
     collection: str | None = None
+    checks: tuple[CheckedSentence, ...] = ()
+    """The answer's sentences checked against its sources (engine/chat/verify.py)."""
+    notice: str = ""
+    """What to say at the top of the answer ("Much of this answer is not in your documents.")."""
 
 
 class MessagesModel(_ListModel):
@@ -347,6 +352,9 @@ class IngestRun:
     summary: IngestSummary | None = None
     error: str | None = None
     queued: int = 0
+    stage: str = ""
+    activity: str = ""
+    """What the engine says it is doing now ("Reading big.md: 12 of 50 MB")."""
 
 
 class IngestModel(QAbstractTableModel):
@@ -414,7 +422,8 @@ class IngestModel(QAbstractTableModel):
             run.chunks_per_s = event.chunks_per_s
             run.eta_s = event.eta_s
             run.elapsed_s = event.elapsed_s
-            if event.current is not None:
+            run.stage, run.activity = event.stage, event.activity
+            if event.current is not None and event.stage in ("", "embedding"):
                 row = self._by_path.get(event.current)
                 if row is not None and self._rows[row][1] == "reading":
                     self._set(event.current, "embedding", "")

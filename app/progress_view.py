@@ -73,6 +73,12 @@ class IngestPanel(QFrame):
         self.detail = QLabel(self)
         self.detail.setObjectName("Muted")
         lay.addWidget(self.detail)
+        # What the engine is doing right now, also inside one long file ("Reading big.md:
+        # 12 of 50 MB", "Waiting for another indexing run…"): the panel never looks stuck.
+        self.activity = QLabel(self)
+        self.activity.setObjectName("Muted")
+        self.activity.setWordWrap(True)
+        lay.addWidget(self.activity)
         self.table = QTableView(self)
         self.table.setModel(model)
         self.table.setItemDelegate(_FileStateDelegate(self.table))
@@ -114,8 +120,10 @@ class IngestPanel(QFrame):
         self.title.setText(self.model.summary_text())
         self.detail.setText(self.model.detail_text())
         self.detail.setVisible(bool(self.detail.text()))
+        self.activity.setText(run.activity if run.running else "")
+        self.activity.setVisible(run.running and bool(run.activity))
         frac = self.model.fraction()
-        if run.running and frac is None:
+        if run.running and (frac is None or run.stage in ("waiting", "loading")):
             self.bar.setRange(0, 0)  # busy indicator while files are being found
         else:
             self.bar.setRange(0, 1000)

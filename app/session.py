@@ -253,18 +253,28 @@ class ChatSession(QObject):
             self.busyChanged.emit(False)
             answer = final[-1] if final else None
             current = self.messages.item(row) if alive() else None
+            checks: tuple = ()
+            notice = ""
             if answer is not None:
                 text = answer.text
                 state = "stopped" if answer.cancelled else "done"
                 sources = tuple(answer.sources)
                 model = answer.model
+                checks, notice = answer.sentences, answer.notice
             elif current is not None and current.state == "streaming":
                 text, state, sources, model = current.text, "stopped", current.sources, None
             else:
                 return
             if current is not None:
                 self.messages.update(
-                    row, text=text, state=state, status="", sources=sources, model=model
+                    row,
+                    text=text,
+                    state=state,
+                    status="",
+                    sources=sources,
+                    model=model,
+                    checks=checks,
+                    notice=notice,
                 )
                 self._show_sources(row)
 

@@ -6,6 +6,7 @@ import re
 import time
 
 from engine.chat.citations import citation_marks
+from engine.events import Hit
 
 _FENCE = re.compile(r"^(```|~~~)")
 
@@ -96,6 +97,11 @@ def link_citations(markdown: str, n_sources: int) -> str:
         parts.append(line[pos:])
         out.append("".join(parts))
     return "\n".join(out)
+
+
+def source_label(hit: Hit) -> str:
+    name = hit.file.name or hit.title or "document"
+    return f"{name} · page {hit.page}" if hit.page else name
 
 
 def snippet(text: str, limit: int = 240) -> str:

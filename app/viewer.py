@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,9 +84,13 @@ def _norm(word: str) -> str:
     return "".join(_WORD.findall(word.casefold()))
 
 
-def passage_rects(page: Any, text: str) -> list[tuple[float, float, float, float]]:
-    """Rectangles (PDF points) covering the words of `text` found in order on `page`."""
-    words = page.get_text("words")  # (x0, y0, x1, y1, word, block, line, word_no)
+def passage_rects(
+    page: Any, text: str, words: Sequence[Sequence[Any]] | None = None
+) -> list[tuple[float, float, float, float]]:
+    """Rectangles (PDF points) covering the words of `text` found in order on `page`.
+
+    `words` stands in for the page's own when it has no text layer (a scan read by OCR)."""
+    words = words or page.get_text("words")  # (x0, y0, x1, y1, word, block, line, word_no)
     page_words = [_norm(w[4]) for w in words]
     wanted = [_norm(w) for w in text.split()]
     wanted = [w for w in wanted if w]
@@ -290,7 +295,11 @@ class DocumentViewer(QWidget):
         hit = self.hit
         if hit is not None and (hit.page or 1) == self.current_page:
             try:
-                rects = passage_rects(page, hit.text)
+                # A scanned page has no words of its own: OCR kept them (engine/ingest/ocr.py).
+                ocr_words = None
+                if not page.get_text("text").strip():
+                    ocr_words = self.hearth.page_words(hit.file, self.current_page or 1)
+                rects = passage_rects(page, hit.text, ocr_words)
             except Exception:  # highlighting is a nicety: the page is still shown
                 log.exception("could not locate the passage on the page")
         if rects:

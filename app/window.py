@@ -46,13 +46,15 @@ from app.chatmodels import ModelManager
 from app.dialogs import AboutDialog, ModelsDialog, NewCollectionDialog, SettingsDialog, pick_gguf
 from app.documents_view import DocumentsView
 from app.library import Library
+from app.links_view import FolderWatch, LinkedFoldersView
 from app.progress_view import IngestPanel
 from app.session import ChatSession
 from app.sidebar import Sidebar
 from app.text import plural
 from app.viewer import DocumentViewer
 from app.welcome import WelcomePage
-from app.worker import Runner
+from app.worker import Runner, Task
+from engine.chat.verify import narrowed_hit
 from engine.facade import SAMPLE_COLLECTION, Hearth
 
 if TYPE_CHECKING:
@@ -159,6 +161,7 @@ class MainWindow(QMainWindow):
         self.library = Library(hearth, self.runner, self)
         self.session = ChatSession(hearth, self.runner, self)
         self.models = ModelManager(hearth, self.runner, self)
+        self.links = FolderWatch(hearth, self.runner, self)  # linked folders (app/links_view.py)
         self.viewer: DocumentViewer | None = None
         self._syncing = False
         self._closed = False
@@ -203,6 +206,8 @@ class MainWindow(QMainWindow):
         self.documents = DocumentsView(self.library.documents, self.tabs)
         self.tabs.addTab(self.chat, icons.icon("chat"), "Chat")
         self.tabs.addTab(self.documents, icons.icon("file"), "Documents")
+        self.folders = LinkedFoldersView(self.links, self.tabs)
+        self.tabs.addTab(self.folders, icons.icon("folder"), "Folders")
         self.tabs.tabBar().setContentsMargins(20, 0, 0, 0)
         page.addWidget(self.tabs, 1)
         self.stack.addWidget(self.welcome)
@@ -281,6 +286,10 @@ class MainWindow(QMainWindow):
         lib.ingestFinished.connect(self._ingest_finished)
         self.ingest_panel.cancelRequested.connect(lib.cancel_ingest)
 
+        self.links.error.connect(self.show_error)
+        self.links.message.connect(self.show_message)
+        self.links.documentsChanged.connect(lib._refresh_soon)
+        lib.currentChanged.connect(self.folders.set_collection)
         self.sidebar.collections.selectionModel().currentChanged.connect(self._sidebar_collection)
         self.sidebar.conversations.clicked.connect(self._sidebar_conversation)
         self.sidebar.newCollection.connect(self.new_collection)
@@ -310,6 +319,7 @@ class MainWindow(QMainWindow):
         self.chat.composer.stopRequested.connect(self.stop)
         self.chat.empty.suggestion.connect(self.ask)
         self.chat.view.citationClicked.connect(self.open_citation)
+        self.chat.view.checkClicked.connect(self.open_check)
         self.chat.view.copyRequested.connect(self.copy_message)
         self.chat.view.regenerateRequested.connect(lambda _: ses.regenerate())
         self.chat.view.sourcesRequested.connect(ses.show_sources)
@@ -341,6 +351,7 @@ class MainWindow(QMainWindow):
         self._models_changed()
         for problem in self.hearth.settings_problems:
             self.show_error(problem)
+        self.links.start()
 
     # --- collections ------------------------------------------------------------------------
 
@@ -439,8 +450,18 @@ class MainWindow(QMainWindow):
             self.models.add(p)
         if docs:
             self.ingest_panel.files_button.setChecked(False)
-            self.library.ingest(docs, collection=collection)
+            task = self.library.ingest(docs, collection=collection)
             self.ingest_panel.update_view()
+            # A dropped folder is linked once indexed, so the watcher never races this ingest.
+            folders = [p for p in docs if p.is_dir()]
+            name = collection or self.library.drop_target
+            if folders:
+                task.finished.connect(lambda: self._link_folders(folders, name, task))
+
+    def _link_folders(self, folders: list[Path], collection: str, task: Task) -> None:
+        if not task.cancelled:
+            for folder in folders:
+                self.links.link(folder, collection=collection)
 
     def add_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add documents", str(Path.home()))
@@ -528,7 +549,21 @@ class MainWindow(QMainWindow):
             self.chat.sources.select(n - 1)
             self.open_source(n - 1)
 
-    def open_source(self, index: int) -> None:
+    def open_check(self, row: int, index: int) -> None:
+        """A click on a checked sentence of the answer at `row`: open its passage at the span
+        that backs it."""
+        self.session.show_sources(row)
+        msg = self.session.messages.item(row)
+        if not 0 <= index < len(msg.checks):
+            return
+        check = msg.checks[index]
+        n = check.passage
+        if n is None or not 1 <= n <= len(msg.sources):
+            return
+        self.chat.sources.select(n - 1)
+        self.open_source(n - 1, span=(check.passage_start, check.passage_end))
+
+    def open_source(self, index: int, *, span: tuple[int, int] | None = None) -> None:
         sources = self.session.sources
         if not 0 <= index < sources.rowCount():
             return
@@ -537,6 +572,8 @@ class MainWindow(QMainWindow):
             self.viewer = DocumentViewer(self.hearth, self)
             geo = self.geometry()
             self.viewer.resize(min(900, geo.width() - 100), geo.height())
+        if span is not None:
+            hit = narrowed_hit(hit, *span)
         self.viewer.show_hit(hit, sources.collection or self.library.current)
 
     # --- models -----------------------------------------------------------------------------

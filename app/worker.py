@@ -10,7 +10,9 @@ Work runs in lanes, each a pool of exactly one thread whose thread never expires
 
 - `MODEL`: everything that touches the chat model (ask, load, add and remove models), so a
   `Llama` instance is only ever used from one thread;
-- `WORK`: indexing and other collection writes, one writer at a time.
+- `WORK`: indexing and other collection writes, one writer at a time;
+- `WATCH`: the linked-folder watcher, which runs as long as the window (app/links_view.py).
+  It is standing work, not a job: `busy()` without a lane leaves it out.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 
 MODEL = "model"
 WORK = "work"
-LANES = (MODEL, WORK)
+WATCH = "watch"
+LANES = (MODEL, WORK, WATCH)
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class Runner(QObject):
             self.busyChanged.emit(task.lane, False)
 
     def busy(self, lane: str | None = None) -> bool:
-        return any(lane is None or t.lane == lane for t in self._tasks)
+        return any(t.lane == lane if lane else t.lane != WATCH for t in self._tasks)
 
     def cancel_all(self) -> None:
         for task in list(self._tasks):

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.corpus import Corpus, write_pdf
 from engine.events import IngestFinished
 from engine.facade import Hearth
-from engine.ingest.pipeline import embedding_text
+from engine.index.passages import embedding_text, heading_text
 
 
 def _mixed_folder(folder: Path, seed: int = 1) -> None:
@@ -58,9 +58,9 @@ def run(label: str, paths: list[Path], home: Path) -> None:
     # The very chunks Hearth will embed, made up front so the embedder alone can be timed on
     # them before and after the ingest: the mean of the two cancels out warm-up and drift.
     embedder = get_embedder()
-    files, _ = discover(paths)
+    files = discover(paths).files
     texts = [
-        embedding_text(c)
+        embedding_text(c.text, heading_text(c.heading_path))
         for f in files
         for c in chunk_document(
             parse_file(f),
@@ -87,7 +87,7 @@ def run(label: str, paths: list[Path], home: Path) -> None:
     after = encode_alone()
     assert summary is not None
     if summary.failed:
-        print(f"  failures: {summary.failures}")
+        print(f"  failures: {[(f.path.name, f.reason) for f in summary.failures]}")
     s = summary
     t = s.timings
     busy = sum(t.values()) or 1.0

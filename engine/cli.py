@@ -23,10 +23,14 @@ from engine.events import (
     AnswerFinished,
     CancelToken,
     DocumentRemoved,
+    FileDuplicate,
     FileFailed,
+    FileIndexed,
+    FileStarted,
     IngestFinished,
     IngestProgress,
     IngestStarted,
+    OcrProgress,
     Retrieved,
     Status,
     Token,
@@ -74,6 +78,7 @@ def _cancel_on_interrupt(token: CancelToken) -> Iterator[None]:
 
 
 def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
+    """Index paths; exits 1 (after the summary) when a named path or any file failed."""
     if not args.paths and not args.sync:
         print("Name files or folders to ingest, or use --sync to re-check the collection.")
         return 2
@@ -82,6 +87,11 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
     token = CancelToken()
     bar: Any = None
     summary = None
+    waiting_said = False
+
+    def say(msg: str) -> None:
+        (bar.write if bar is not None else print)(msg)
+
     with _cancel_on_interrupt(token):
         for event in h.ingest(args.paths, collection=args.collection, sync=args.sync, cancel=token):
             if isinstance(event, IngestStarted):
@@ -92,20 +102,28 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
                     disable=args.quiet or not sys.stderr.isatty(),
                     dynamic_ncols=True,
                 )
+            elif isinstance(event, FileStarted) and bar is not None:
+                bar.set_postfix_str(f"reading {event.path.name}", refresh=True)
             elif isinstance(event, IngestProgress) and bar is not None:
+                if event.stage == "waiting" and not waiting_said and not args.quiet:
+                    say(event.activity)  # also without a terminal: say why nothing moves
+                    waiting_said = True
                 bar.n = event.files_done
-                bar.set_postfix_str(
-                    f"{event.chunks_done} chunks, {event.chunks_per_s:.1f}/s, "
-                    f"ETA {_human_time(event.eta_s)}",
-                    refresh=False,
-                )
+                parts = [event.activity] if event.activity else []
+                if event.stage == "embedding":
+                    parts.append(f"{event.chunks_per_s:.1f}/s, ETA {_human_time(event.eta_s)}")
+                    if event.current is not None:
+                        parts.append(event.current.name)
+                bar.set_postfix_str(", ".join(parts), refresh=False)
                 bar.refresh()
+            elif isinstance(event, OcrProgress) and not args.quiet:
+                _print_ocr(event)
             elif isinstance(event, FileFailed):
-                msg = f"failed: {event.path}: {event.reason}"
-                (bar.write if bar is not None else print)(msg)
+                say(f"failed: {event.path}: {event.reason}")
+            elif isinstance(event, FileDuplicate):
+                say(f"duplicate: {event.path} (same content as {event.original}; indexed once)")
             elif isinstance(event, DocumentRemoved):
-                msg = f"removed (file is gone): {event.path}"
-                (bar.write if bar is not None else print)(msg)
+                say(f"removed (file is gone): {event.path}")
             elif isinstance(event, IngestFinished):
                 summary = event.summary
     if bar is not None:
@@ -114,6 +132,10 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
         return 1
     s = summary
     parts = [f"{s.indexed} indexed", f"{s.skipped} unchanged", f"{s.failed} failed"]
+    if s.duplicates:
+        parts.append(f"{s.duplicates} duplicates")
+    if s.missing:
+        parts.append(f"{len(s.missing)} not found")
     if s.removed:
         parts.append(f"{s.removed} removed")
     rate = f", {s.chunks / s.seconds:.1f} chunks/s" if s.seconds and s.chunks else ""
@@ -123,7 +145,9 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
         print("What was finished is kept; run the same command again to continue.")
     if s.failed:
         print("`hearth status` lists the files that failed and why.")
-    return 130 if s.cancelled else 0
+    if s.cancelled:
+        return 130
+    return 0 if s.ok else 1
 
 
 def cmd_search(h: Hearth, args: argparse.Namespace) -> int:
@@ -180,6 +204,7 @@ def _stream_answer(
             print("(stopped)")
         for note in answer.notes:
             print(f"({note})")
+        _print_checks(answer)
         cited = answer.cited or tuple(range(1, len(answer.sources) + 1))
         if answer.sources and answer.grounded:
             print("\nSources:")
@@ -189,6 +214,28 @@ def _stream_answer(
                     f"  [{n}] {hit.file} (page {hit.page})" if hit.page else f"  [{n}] {hit.file}"
                 )
     return answer
+
+
+_MARKS = {"supported": "✓", "partly_supported": "~", "not_found": "✗"}
+
+
+def _print_checks(answer: Any) -> None:
+    """After a streamed answer: the notice for its top, then each sentence that is not fully
+    backed by the passages, marked, with the reason."""
+    checks = answer.sentences
+    if not checks:
+        return
+    if answer.notice:
+        print(f"\n⚠ {answer.notice}")
+    backed = sum(c.verdict == "supported" for c in checks)
+    print(f"\nChecked against your documents: {backed} of {len(checks)} sentences backed.")
+    for c in checks:
+        if c.verdict == "supported" and not c.wrong_citations:
+            continue
+        text = " ".join(c.text.split())
+        if len(text) > 90:
+            text = text[:89].rsplit(" ", 1)[0] + "…"
+        print(f"  {_MARKS.get(c.verdict, '?')} “{text}” — {c.reason}")
 
 
 def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
@@ -238,16 +285,26 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
                     "failed": c.failed,
                     "chunks": c.chunks,
                     "embedding_model": c.embedding_model,
+                    "linked_folders": _links_json(h, c.name),
                     "failures": [
                         {"file": str(d.path), "reason": d.error}
                         for d in docs
                         if d.status == "failed"
                     ],
+                    "duplicates": [
+                        {"file": str(d.path), "same_as": str(d.duplicate_of)}
+                        for d in docs
+                        if d.status == "duplicate"
+                    ],
+                    "indexing": c.indexing.describe() if c.indexing else None,
                 }
             )
+        if args.endpoints:
+            out = {"collections": out, "endpoints": _endpoints_json(h)}  # type: ignore[assignment]
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     print(f"Hearth home: {h.paths.home}")
+    _print_endpoints(h)
     if not collections:
         print("No collections yet. Start with: hearth ingest PATH [--collection NAME]")
         return 0
@@ -258,9 +315,106 @@ def cmd_status(h: Hearth, args: argparse.Namespace) -> int:
             f"\n{c.name}: {c.documents} documents, {c.chunks} chunks, {c.failed} failed "
             f"(embedding model {c.embedding_model})"
         )
+        if c.indexing is not None:
+            print(f"  {c.indexing.describe()}")
+        _print_links(h, c.name)
         for d in h.documents(c.name):
             if d.status == "failed":
                 print(f"  failed: {d.path}\n          {d.error}")
+            elif d.status == "duplicate":
+                print(f"  duplicate: {d.path}\n          same content as {d.duplicate_of}")
+    return 0
+
+
+# --- linked folders and OCR ---------------------------------------------------------------------
+
+
+def _print_ocr(event: OcrProgress) -> None:
+    line = (
+        f"Reading scanned page {event.page} of {event.path.name} by OCR "
+        f"({event.pages_done}/{event.pages_total}, {event.seconds:.1f}s a page)"
+    )
+    if sys.stderr.isatty():
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+        if event.pages_done == event.pages_total:
+            print(file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
+
+
+def _links_json(h: Hearth, collection: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "folder": str(f.path),
+            "available": f.available,
+            "documents": f.documents,
+            "error": f.error,
+        }
+        for f in h.linked_folders(collection)
+    ]
+
+
+def _print_links(h: Hearth, collection: str) -> None:
+    for f in h.linked_folders(collection):
+        state = "linked" if f.available else "unavailable (documents kept until it returns)"
+        print(f"  linked folder: {f.path} — {f.documents} documents, {state}")
+        if f.error:
+            print(f"          {f.error}")
+
+
+def cmd_link(h: Hearth, args: argparse.Namespace) -> int:
+    folder = h.link_folder(args.folder, collection=args.collection)
+    print(f"linked: {folder.path} → '{folder.collection}'")
+    if args.no_index:
+        print("It is indexed by `hearth watch` (or the app) when that next runs.")
+        return 0
+    ingest = argparse.Namespace(
+        paths=[folder.path], collection=folder.collection, sync=False, quiet=args.quiet
+    )
+    code = cmd_ingest(h, ingest)
+    if code == 0:
+        print("`hearth watch` (or the app, while it runs) keeps it in sync.")
+    return code
+
+
+def cmd_unlink(h: Hearth, args: argparse.Namespace) -> int:
+    removed = h.unlink_folder(
+        args.folder, collection=args.collection, keep_documents=args.keep_documents
+    )
+    kept = " (its documents stay in the collection)" if args.keep_documents else ""
+    print(
+        f"unlinked: {args.folder}{kept}; {removed} documents removed. Your files were not touched."
+    )
+    return 0
+
+
+def cmd_watch(h: Hearth, args: argparse.Namespace) -> int:
+    from engine.watch import FolderState
+
+    if not h.linked_folders(args.collection):
+        print("No linked folders. Link one with: hearth link FOLDER -c COLLECTION")
+        return 2
+    token = CancelToken()
+    print("Watching linked folders; Ctrl-C stops.", file=sys.stderr)
+    with _cancel_on_interrupt(token):
+        for event in h.watch(collection=args.collection, cancel=token, debounce_s=args.debounce):
+            if isinstance(event, FolderState):
+                detail = ""
+                if event.state == "syncing":
+                    if not (event.files or event.removed):
+                        continue  # a check that found nothing to do: "watching" follows
+                    detail = f": {event.files} files to index, {event.removed} to remove"
+                elif event.error:
+                    detail = f": {event.error}"
+                print(f"[{event.collection}] {event.folder}: {event.state}{detail}", flush=True)
+            elif isinstance(event, FileIndexed):
+                print(f"  indexed: {event.path}", flush=True)
+            elif isinstance(event, FileFailed):
+                print(f"  failed: {event.path}: {event.reason}", flush=True)
+            elif isinstance(event, DocumentRemoved):
+                print(f"  removed: {event.path}", flush=True)
+            elif isinstance(event, OcrProgress):
+                _print_ocr(event)
     return 0
 
 
@@ -300,6 +454,8 @@ def _model_json(m: Any) -> dict[str, Any]:
 
 
 def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
+    if args.action == "add-remote":
+        return cmd_add_remote(h, args)
     if args.action == "add":
         m = h.add_model(args.file, name=args.name)
         print(
@@ -331,6 +487,9 @@ def cmd_models(h: Hearth, args: argparse.Namespace) -> int:
         if not models:
             print("No models yet. Add a GGUF chat model with: hearth models add FILE.gguf")
         for m in models:
+            if m.is_remote:
+                print(f"{m.name}\tremote\t{m.url}\t{m.remote_model or '(first listed)'}")
+                continue
             size = f"{m.size_bytes / 2**30:.2f} GiB"
             label = f"{m.name}  ({m.base} + adapter)" if m.base else m.name
             print(
@@ -349,6 +508,72 @@ def _prompt_format(m: Any) -> str:
     from engine.llm.runtime import builtin_template
 
     return f"llama.cpp's built-in '{builtin_template(m.architecture, m.vocab_size)}' template"
+
+
+# --- serving and remote models (engine/serve/, engine/llm/remote.py) ---------------------------
+
+
+def _endpoints_json(h: Hearth) -> list[dict[str, Any]]:
+    return [
+        {"name": m.name, "url": m.url, "model": m.remote_model, "api_key_env": m.api_key_env}
+        for m in h.remote_endpoints()
+    ]
+
+
+def _print_endpoints(h: Hearth) -> None:
+    """Every address outside this computer Hearth may talk to: none unless the user added one."""
+    endpoints = h.remote_endpoints()
+    if not endpoints:
+        print("Network: none. Hearth talks to no other computer (no remote models configured).")
+        return
+    print("Network: chat goes only to these servers (retrieval and documents stay here):")
+    for m in endpoints:
+        model = f", model {m.remote_model}" if m.remote_model else ""
+        key = f", key from ${m.api_key_env}" if m.api_key_env else ""
+        print(f"  {m.name}: {m.url}{model}{key}")
+
+
+def cmd_add_remote(h: Hearth, args: argparse.Namespace) -> int:
+    """`hearth models add-remote NAME --url ...`: register, then say whether it answers."""
+    from engine.errors import ModelError
+
+    m = h.add_remote_model(
+        args.name,
+        url=args.url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        context_length=args.context or 0,
+    )
+    print(f"added: {m.name} -> {m.url}" + (f" (model {m.remote_model})" if m.remote_model else ""))
+    try:
+        from engine.llm.remote import RemoteModel
+
+        remote = RemoteModel(m, context_length=h.settings.context_length)
+        try:
+            served = remote.check()
+            print(f"The server answers; it serves: {', '.join(served) or 'no models listed'}.")
+            if m.remote_model and m.remote_model not in served:
+                print(f"Note: '{m.remote_model}' is not among them; check --model.")
+        finally:
+            remote.close()
+    except ModelError as e:
+        print(f"Note: {e}")
+    return 0
+
+
+def cmd_serve(h: Hearth, args: argparse.Namespace) -> int:
+    """`hearth serve`: the OpenAI-compatible API on this computer until Ctrl-C."""
+    from engine.serve.config import ServeConfig
+    from engine.serve.server import serve_forever
+
+    config = ServeConfig.from_env(host=args.host, port=args.port, api_key=args.api_key)
+    models = [m.name for m in h.list_models()]
+    print(f"Hearth's API at {config.url} (OpenAI-compatible; Ctrl-C stops it)")
+    print(f"  models: {', '.join(models) or 'none installed (add one: hearth models add FILE)'}")
+    print(f"  collections: {', '.join(c.name for c in h.list_collections()) or 'none yet'}")
+    print("  API key: " + ("required" if config.api_key else "none (loopback only)"))
+    serve_forever(h, config)
+    return 0
 
 
 def cmd_train(argv: list[str], home: str | None) -> int:
@@ -399,9 +624,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_collection(sub.add_parser("status", help="collections, documents and failures"))
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--endpoints", action="store_true", help="with --json: remote endpoints too")
 
     sp = with_collection(sub.add_parser("remove", help="remove documents from a collection"))
     sp.add_argument("paths", nargs="+", type=Path)
+
+    sp = with_collection(
+        sub.add_parser("link", help="link a folder: kept in sync while Hearth runs")
+    )
+    sp.add_argument("folder", type=Path)
+    sp.add_argument("--no-index", action="store_true", help="link only; index on the next watch")
+    sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sp = with_collection(sub.add_parser("unlink", help="stop keeping a linked folder in sync"))
+    sp.add_argument("folder", type=Path)
+    sp.add_argument(
+        "--keep-documents", action="store_true", help="keep its documents in the collection"
+    )
+    sp = with_collection(sub.add_parser("watch", help="keep linked folders in sync until Ctrl-C"))
+    sp.add_argument(
+        "--debounce", type=float, default=None, help="seconds of quiet before a batch is indexed"
+    )
 
     sp = sub.add_parser("collections", help="list, create, rename, delete collections")
     csub = sp.add_subparsers(dest="action")
@@ -430,6 +672,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m = msub.add_parser("remove")
     m.add_argument("name")
+    m = msub.add_parser("add-remote", help="a chat model on an OpenAI-compatible server")
+    m.add_argument("name")
+    m.add_argument("--url", required=True, help="the API's base URL, e.g. http://gpu-box:8080/v1")
+    m.add_argument("--model", help="model id on the server (default: the first it lists)")
+    m.add_argument("--api-key-env", help="environment variable that holds the server's key")
+    m.add_argument("--context", type=int, help="context length (default: ask the server)")
+
+    sp = sub.add_parser("serve", help="an OpenAI-compatible API on this computer")
+    sp.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sp.add_argument("--api-key", help="require this key (needed off loopback; or HEARTH_API_KEY)")
 
     sub.add_parser(
         "train",
@@ -468,8 +721,12 @@ def main(argv: list[str] | None = None) -> int:
         "chat": cmd_chat,
         "status": cmd_status,
         "remove": cmd_remove,
+        "link": cmd_link,
+        "unlink": cmd_unlink,
+        "watch": cmd_watch,
         "collections": cmd_collections,
         "models": cmd_models,
+        "serve": cmd_serve,
     }
     try:
         with Hearth(args.home) as h:

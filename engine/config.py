@@ -111,6 +111,11 @@ class Settings:
         le=50,
         description="How many retrieved passages are given to the model for an answer.",
     )
+    verify_with_model: bool = Field(
+        default=False,
+        description="Let the chat model judge each claim of an answer against its passage "
+        "(slower; for fast GPUs). The sentence-by-sentence check by meaning and words always runs.",
+    )
     default_collection: str = Field(
         default=DEFAULT_COLLECTION,
         min_length=1,

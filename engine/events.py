@@ -60,7 +60,16 @@ class FileSkipped:
 
 
 @dataclass(frozen=True)
+class FileDuplicate(FileSkipped):
+    """A file whose content equals an indexed document's: recorded, not embedded twice."""
+
+    original: Path
+
+
+@dataclass(frozen=True)
 class FileFailed:
+    """A file or folder that could not be read, and why (also listed by `hearth status`)."""
+
     path: Path
     reason: str
 
@@ -72,13 +81,27 @@ class DocumentRemoved:
 
 @dataclass(frozen=True)
 class IngestProgress:
+    """Where the run is; sent within a second of the start and every second or two after,
+    also while one long file is read or embedded."""
+
     files_done: int
+    """Files finished: indexed, unchanged, duplicate or failed."""
     files_total: int
     chunks_done: int
+    """Chunks embedded in this run."""
     elapsed_s: float
     chunks_per_s: float
     eta_s: float | None
     current: Path | None = None
+    stage: str = ""
+    """"waiting" (another ingest holds the collection), "loading" (the embedding model),
+    "reading" (files to text and chunks), "embedding" (chunks to vectors), "saving"."""
+    chunks_total: int = 0
+    """Chunks of this run written so far; all of them are searchable by keywords."""
+    activity: str = ""
+    """What is happening, for a person: "Reading big.md: 12 of 50 MB"."""
+    file_fraction: float | None = None
+    """How far the current file is (0..1), where that is known."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +115,18 @@ class IngestSummary:
     pages: int = 0
     seconds: float = 0.0
     cancelled: bool = False
-    failures: tuple[tuple[Path, str], ...] = ()
+    failures: tuple[FileFailed, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage: parse, chunk, embed, write."""
+    duplicates: int = 0
+    """Files with the content of an indexed document: recorded, not embedded again."""
+    missing: tuple[Path, ...] = ()
+    """Paths named by the caller that do not exist (reported, not recorded)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every named path and every file found was read (no failure, none missing)."""
+        return not self.failed and not self.missing
 
 
 @dataclass(frozen=True)
@@ -102,15 +134,31 @@ class IngestFinished:
     summary: IngestSummary
 
 
+# Scanned PDFs: OCR reads their pages ahead of the ingest, seconds a page (engine/ingest/ocr.py).
+@dataclass(frozen=True)
+class OcrProgress:
+    """One scanned page read by OCR."""
+
+    path: Path
+    page: int
+    """1-based page of `path` that was read."""
+    pages_done: int
+    pages_total: int
+    """Pages to read by OCR in this ingest, over all its files."""
+    seconds: float
+
+
 IngestEvent = (
     IngestStarted
     | FileStarted
     | FileIndexed
     | FileSkipped
+    | FileDuplicate
     | FileFailed
     | DocumentRemoved
     | IngestProgress
     | IngestFinished
+    | OcrProgress
 )
 
 
@@ -185,6 +233,55 @@ class Token:
 
 
 @dataclass(frozen=True)
+class CheckedSentence:
+    """One claim of an answer and the passage that backs it (engine/chat/verify.py)."""
+
+    start: int
+    end: int
+    """Character span of the sentence in the answer's text."""
+    text: str
+    verdict: str
+    """"supported", "partly_supported" or "not_found"."""
+    passage: int | None
+    """1-based number of the backing passage among the answer's sources; None when not found."""
+    passage_start: int = 0
+    passage_end: int = 0
+    """Character span of the backing sentence(s) in that passage's text (`Hit.text`)."""
+    similarity: float = 0.0
+    overlap: float = 0.0
+    """Share of the sentence's content words found in the passage."""
+    missing: tuple[str, ...] = ()
+    """Numbers, names or identifiers of the sentence that the passage does not contain."""
+    cited: tuple[int, ...] = ()
+    """Passage numbers the model wrote in this sentence."""
+    wrong_citations: tuple[int, ...] = ()
+    """Of `cited`, those whose passage does not back the sentence."""
+    reason: str = ""
+    """Why, in words, for a tooltip or the terminal."""
+    model_agrees: bool | None = None
+    """The chat model's yes/no on the claim, when that second opinion is switched on."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "verdict": self.verdict,
+            "passage": self.passage,
+            "passage_span": [self.passage_start, self.passage_end]
+            if self.passage is not None
+            else None,
+            "similarity": self.similarity,
+            "overlap": self.overlap,
+            "missing": list(self.missing),
+            "cited": list(self.cited),
+            "wrong_citations": list(self.wrong_citations),
+            "reason": self.reason,
+            "model_agrees": self.model_agrees,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -203,6 +300,15 @@ class Answer:
     notes: tuple[str, ...] = ()
     """Things the reader should know about how the answer came about, shown under it
     (for one: "The model started repeating itself — answer cut.")."""
+    sentences: tuple[CheckedSentence, ...] = ()
+    """The answer's claims, each checked against the sources (empty when nothing was checked)."""
+    support: str = ""
+    """The answer as a whole: "" (not checked), "supported", "mostly_unsupported" or
+    "not_in_documents" (the text is the model's own words, not what the documents say)."""
+    notice: str = ""
+    """What to show at the top of the answer, such as "Much of this answer is not in your
+    documents."; empty when nothing needs saying."""
+    check_seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -218,6 +324,10 @@ class Answer:
             "seconds_to_first_token": self.seconds_to_first_token,
             "seconds": self.seconds,
             "notes": list(self.notes),
+            "support": self.support,
+            "notice": self.notice,
+            "sentences": [c.to_json() for c in self.sentences],
+            "check_seconds": self.check_seconds,
         }
 
 

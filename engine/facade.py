@@ -9,7 +9,7 @@ threads or Qt: the caller decides where a generator runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,8 @@ from engine.events import (
     ChatEvent,
     Hit,
     IngestEvent,
+    IngestFinished,
+    IngestSummary,
     Status,
     TurnSaved,
 )
@@ -33,11 +35,16 @@ from engine.offline import go_offline
 from engine.resources import samples_dir
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from engine.chat.answer import Turn
     from engine.chat.conversations import ConversationStore
+    from engine.index.links import LinkedFolder
     from engine.llm.base import ChatModel
     from engine.llm.registry import ModelInfo, ModelRegistry
+    from engine.llm.remote import RemoteModel
     from engine.llm.runtime import ModelRuntime
+    from engine.watch import WatchEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "SAMPLE_COLLECTION", "DocumentInfo", "Hearth"]
 
@@ -60,6 +67,8 @@ class DocumentInfo:
     error: str | None
     size: int
     updated_at: float
+    duplicate_of: Path | None = None
+    """For a duplicate: the indexed document with the same content."""
 
     @classmethod
     def from_record(cls, r: DocumentRecord) -> DocumentInfo:
@@ -75,6 +84,7 @@ class DocumentInfo:
             error=r.error,
             size=r.size,
             updated_at=r.updated_at,
+            duplicate_of=r.duplicate_of,
         )
 
 
@@ -91,6 +101,11 @@ class Hearth:
         self._models: ModelRegistry | None = None
         self._runtime: ModelRuntime | None = None
         self._conversations: ConversationStore | None = None
+        self._remotes: dict[str, RemoteModel] = {}
+        # Scanned pages read by OCR are kept, so a cancelled ingest resumes (engine/ingest/ocr.py).
+        from engine.ingest.ocr import use_cache
+
+        use_cache(self.paths.cache / "ocr.sqlite")
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -170,6 +185,9 @@ class Hearth:
         targets = [Path(p) for p in paths]
         if sync and not targets:
             targets = [d.path for d in coll.catalog.documents() if d.path.exists()]
+        if (yield from _read_scanned_pages(coll, targets, cancel)):
+            yield IngestFinished(IngestSummary(collection=coll.name, cancelled=True))
+            return
         yield from ingest_paths(coll, targets, sync=sync, cancel=cancel)
 
     def remove_document(self, path: Path | str, *, collection: str | None = None) -> bool:
@@ -191,6 +209,79 @@ class Hearth:
         """Build (or refresh) the sample collection from the documents Hearth ships with."""
         yield from self.ingest([samples_dir()], collection=SAMPLE_COLLECTION, cancel=cancel)
 
+    # --- linked folders (engine/index/links.py, engine/watch.py) ----------------------------
+
+    def link_folder(self, folder: Path | str, *, collection: str | None = None) -> LinkedFolder:
+        """Link a folder to a collection (created if needed): `watch` keeps it in sync.
+
+        Linking indexes nothing by itself: `watch` (or an ingest of the folder) does.
+        """
+        from engine.index.links import LinkStore
+
+        coll = self._collection(collection, create=True)
+        path = LinkStore(coll.catalog, coll.name).add(folder)
+        return next(f for f in self.linked_folders(coll.name) if f.path == path)
+
+    def unlink_folder(
+        self, folder: Path | str, *, collection: str | None = None, keep_documents: bool = False
+    ) -> int:
+        """Stop keeping a folder in sync; its documents are removed unless `keep_documents`.
+
+        Returns how many documents were removed. Raises HearthError if it was not linked.
+        """
+        from engine.index.links import LinkStore, folder_path, is_under
+        from engine.watch import remove_documents
+
+        coll = self._collection(collection)
+        path = folder_path(folder)
+        if not LinkStore(coll.catalog, coll.name).remove(path):
+            raise HearthError(
+                f"{path} is not linked to '{coll.name}'. `hearth status` lists linked folders."
+            )
+        if keep_documents:
+            return 0
+        docs = [d.path for d in coll.catalog.documents() if is_under(d.path, path)]
+        return remove_documents(coll, docs)
+
+    def linked_folders(self, collection: str | None = None) -> list[LinkedFolder]:
+        """Folders linked to a collection, or to every collection when `collection` is None."""
+        from engine.index.links import LinkStore
+
+        colls = self._collections.all() if collection is None else [self._collection(collection)]
+        return [f for c in colls for f in LinkStore(c.catalog, c.name).list()]
+
+    def watch(
+        self,
+        *,
+        collection: str | None = None,
+        cancel: CancelToken,
+        debounce_s: float | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Keep linked folders in sync until `cancel` is set: first a re-check of what changed
+        while Hearth was closed, then every change within seconds (see engine/watch.py)."""
+        from engine.watch import DEBOUNCE_S, watch_folders
+
+        def collections() -> list[Collection]:
+            return [c for c in self._collections.all() if collection in (None, c.name)]
+
+        def ingest(
+            coll: Collection, paths: Sequence[Path], token: CancelToken
+        ) -> Iterator[IngestEvent]:
+            return self.ingest(paths, collection=coll.name, cancel=token)
+
+        yield from watch_folders(
+            collections,
+            ingest,
+            cancel=cancel,
+            debounce_s=DEBOUNCE_S if debounce_s is None else debounce_s,
+        )
+
+    def page_words(self, path: Path | str, page: int) -> list[tuple[object, ...]]:
+        """Word rectangles OCR found on a scanned page (1-based), for highlighting; [] if none."""
+        from engine.ingest.ocr import page_words
+
+        return list(page_words(Path(path), page))
+
     # --- retrieval --------------------------------------------------------------------------
 
     def search(self, query: str, *, collection: str | None = None, k: int = 10) -> list[Hit]:
@@ -211,6 +302,7 @@ class Hearth:
         conversation: int | None = None,
         regenerate: bool = False,
         cancel: CancelToken | None = None,
+        settings: Settings | None = None,
     ) -> Iterator[ChatEvent]:
         """Answer a question from a collection's documents, streaming tokens, with citations.
 
@@ -218,16 +310,18 @@ class Hearth:
         `conversation`, the turn is saved there: the question before the answer starts (unless
         `regenerate`, which answers the last question again), the answer with its sources when
         it is finished, each announced by a `TurnSaved`; `history` then defaults to the
-        conversation's earlier turns.
+        conversation's earlier turns. `settings` replaces the saved settings for this answer
+        only (the API's per-request passages, temperature and answer length).
         """
         from engine.chat.answer import answer_question
 
+        settings = settings or self.settings
         question = question.strip()
         if not question:
             raise HearthError("Type a question first.")
         # Names are checked before anything heavy is loaded.
         coll = self._collection(collection)
-        info = self.chat_model(model)
+        info = self.chat_model(model, settings=settings)
         if history is None:
             history = self.conversations.history(conversation) if conversation else []
             if regenerate and history and history[-1].role == "user":
@@ -238,7 +332,7 @@ class Hearth:
         yield Status("Searching your documents…")
         from engine.retrieval.search import search
 
-        hits = search(coll, _retrieval_query(question, history), k=self.settings.passages)
+        hits = search(coll, _retrieval_query(question, history), k=settings.passages)
         chat_model = None
         if info is not None:
             yield Status(f"Loading {info.name}…")
@@ -248,8 +342,9 @@ class Hearth:
             hits=hits,
             model=chat_model,
             history=history,
-            settings=self.settings,
+            settings=settings,
             cancel=cancel,
+            encoder=coll.embedder() if hits else None,
         ):
             yield event
             if isinstance(event, AnswerFinished) and conversation is not None:
@@ -267,12 +362,14 @@ class Hearth:
             conversation, role="assistant", text=answer.text, sources=sources
         ).id
 
-    def chat_model(self, name: str | None = None) -> ModelInfo | None:
+    def chat_model(
+        self, name: str | None = None, *, settings: Settings | None = None
+    ) -> ModelInfo | None:
         """The model that writes answers: `name` (which must exist), else the user's choice,
         else the first plain model installed; None when there is none."""
         if name:
             return self.models.get(name)
-        return self.models.default(self.settings.chat_model)
+        return self.models.default((settings or self.settings).chat_model)
 
     # --- models -----------------------------------------------------------------------------
 
@@ -304,6 +401,8 @@ class Hearth:
         return self._load_model(self.models.get(name))
 
     def _load_model(self, info: ModelInfo) -> ChatModel:
+        if info.is_remote:
+            return self._remote_model(info)
         with self._lock:
             if self._runtime is None:
                 from engine.llm.runtime import ModelRuntime
@@ -317,6 +416,42 @@ class Hearth:
             context_length=self.settings.context_length,
             gpu_layers=self.settings.gpu_layers,
         )
+
+    # --- remote models and serving (engine/llm/remote.py, engine/serve/) ---------------------
+
+    def add_remote_model(
+        self,
+        name: str,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        context_length: int = 0,
+    ) -> ModelInfo:
+        """Register a chat model served by an OpenAI-compatible server (llama-server, vLLM)."""
+        return self.models.add_remote(
+            name, url=url, model=model, api_key_env=api_key_env, context_length=context_length
+        )
+
+    def remote_endpoints(self) -> list[ModelInfo]:
+        """Every remote model: the only addresses outside this computer Hearth talks to."""
+        return self.models.endpoints()
+
+    def _remote_model(self, info: ModelInfo) -> ChatModel:
+        """One client per remote entry, kept so a follow-up continues the same transcript."""
+        from engine.llm.remote import RemoteModel
+
+        with self._lock:
+            model = self._remotes.get(info.name)
+            if model is None or model.info != info:
+                model = RemoteModel(info, context_length=self.settings.context_length)
+                self._remotes[info.name] = model
+            return model
+
+    def embed(self, texts: Sequence[str], *, collection: str | None = None) -> np.ndarray:
+        """Embeddings of `texts` (float32 rows, L2-normalized) by a collection's embedding
+        model, as its passages were indexed."""
+        return self._collection(collection).embedder().embed(list(texts))
 
     @staticmethod
     def gpu_offload_available() -> bool:
@@ -342,6 +477,8 @@ class Hearth:
         self._collections.close()
         if self._runtime is not None:
             self._runtime.unload()
+        for remote in self._remotes.values():
+            remote.close()
         if self._conversations is not None:
             self._conversations.close()
 
@@ -350,6 +487,30 @@ class Hearth:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_scanned_pages(
+    coll: Collection, targets: Sequence[Path], cancel: CancelToken | None
+) -> Generator[IngestEvent, None, bool]:
+    """OCR the scanned pages of new or changed PDFs ahead of the ingest, page by page; returns
+    True when cancelled. Read pages are cached, so the next run resumes where this one stopped."""
+    from engine.ingest.ocr import ocr_available, read_scanned
+    from engine.ingest.pipeline import discover
+
+    if not ocr_available():
+        return False
+    pdfs = []
+    for path in discover(targets)[0]:
+        if path.suffix.lower() != ".pdf":
+            continue
+        known = coll.catalog.document(path)
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if known is None or (known.size, known.mtime) != (st.st_size, st.st_mtime):
+            pdfs.append(path)
+    return (yield from read_scanned(pdfs, cancel=cancel))
 
 
 def _retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -144,8 +144,11 @@ def cpu_threads(requested: int | None) -> int:
     """How many threads torch trains with on a CPU.
 
     `requested` when the configuration names a number; else OMP_NUM_THREADS when the user
-    set it; else one per physical core this process may run on. Hyper-threads share a core's
-    vector units, so a second thread per core only adds waiting.
+    set it; else one per physical core this process may run on, less the cores other
+    programs keep busy (whole cores of the one-minute load average). Hyper-threads share a core's vector
+    units, so a second thread per core only adds waiting; and a thread whose core is taken
+    holds up the others at every step: on two cores shared with other work, one thread
+    trained 1.6x faster than two (bench/README.md).
     """
     if requested:
         return requested
@@ -154,12 +157,16 @@ def cpu_threads(requested: int | None) -> int:
         return int(env)
     import psutil
 
-    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 1
     try:
-        allowed = len(os.sched_getaffinity(0))
+        cores = min(cores, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS and Windows have no affinity call
-        allowed = physical
-    return max(1, min(physical, allowed))
+        pass
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has no load average
+        busy = 0.0
+    return max(1, cores - int(busy))
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

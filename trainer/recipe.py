@@ -136,9 +136,9 @@ def run(
         yield Cancelled(run_id, run_dir, saved.step if saved else 0, saved.path if saved else None)
         return
 
-    checkpoint_dir, made = training_checkpoint(base.path, paths.cache)
     threads = _use_threads(t.threads) if device == "cpu" else None
-    on = f"{device}, {threads} threads" if threads else device
+    checkpoint_dir, made = training_checkpoint(base.path, paths.cache)
+    on = f"{device}, {threads} thread{'s' if threads > 1 else ''}" if threads else device
     yield Prepare(
         "model",
         ("Converted the GGUF to a training checkpoint" if made else "Loading the base model")

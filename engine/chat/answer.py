@@ -3,7 +3,9 @@
 `answer_question` yields `Retrieved` (the passages, numbered as the answer cites them), `Status`
 lines, a `Token` per streamed piece, and always ends with `AnswerFinished` -- also when
 cancelled, with the text so far. Without a chat model it answers with the best passages, cited;
-when no passage is relevant it says so instead of letting the model invent an answer.
+when no passage is relevant it says so instead of letting the model invent an answer. A model's
+finished answer is checked sentence by sentence against the passages (engine/chat/verify.py);
+when they do not back it, the answer is marked as the model's own words.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from engine.chat.prompt import (
     passage_label,
     qa_pairs,
 )
+from engine.chat.verify import SentenceEncoder, check_answer, second_opinion
 from engine.config import Settings
 from engine.events import (
     Answer,
@@ -118,8 +121,13 @@ def answer_question(
     settings: Settings,
     cancel: CancelToken | None = None,
     min_similarity: float = MIN_SIMILARITY,
+    encoder: SentenceEncoder | None = None,
 ) -> Iterator[ChatEvent]:
-    """Answer `question` from `hits` (best first), streaming; see the module docstring."""
+    """Answer `question` from `hits` (best first), streaming; see the module docstring.
+
+    `encoder` is the collection's embedder, used to check the answer's sentences against the
+    passages by meaning; without it they are checked by their words alone.
+    """
     started = time.perf_counter()
     relevant = relevant_hits(hits, limit=settings.passages, min_similarity=min_similarity)
     model_name = model.info.name if model is not None else None
@@ -236,6 +244,21 @@ def answer_question(
         completion = model.count_tokens(text)
     cited = parse_citations(text, len(plan.sources))
     grounded = bool(cited) or not declines(text)
+    check: dict[str, object] = {}
+    if text and grounded and not cancelled:
+        yield Status("Checking each sentence against your documents…")
+        verification = check_answer(text, plan.sources, encoder=encoder)
+        if settings.verify_with_model and verification.sentences:
+            yield Status("The chat model is checking each claim…")
+            verification = second_opinion(verification, plan.sources, model)
+        if verification.support == "not_in_documents":
+            grounded = False
+        check = {
+            "sentences": verification.sentences,
+            "support": verification.support,
+            "notice": verification.notice,
+            "check_seconds": verification.seconds,
+        }
     yield finish(
         text,
         plan.sources,
@@ -245,4 +268,5 @@ def answer_question(
         completion_tokens=int(completion),
         seconds_to_first_token=first_token_at,
         notes=notes,
+        **check,
     )

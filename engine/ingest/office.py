@@ -43,7 +43,8 @@ from engine.errors import (  # noqa: E402
     MissingDependency,
     UnsupportedFormat,
 )
-from engine.ingest.parse import DocumentBuilder, ParsedDocument  # noqa: E402
+from engine.ingest.archive import check_archive  # noqa: E402
+from engine.ingest.document import DocumentBuilder, ParsedDocument  # noqa: E402
 
 FORMAT_NAMES = {
     "docx": "Word document",
@@ -114,12 +115,14 @@ def reader(kind: str) -> Callable[[Path], ParsedDocument]:
 # --- checks before partitioning ---------------------------------------------------------------
 
 
-def _check_container(path: Path, kind: str) -> None:
-    """Refuse files that cannot be the format their suffix claims, with the likely reason."""
+def check_container(path: Path, kind: str) -> None:
+    """Refuse files that cannot be the format their suffix claims (with the likely reason),
+    and ZIP packages that would unpack to far too much. Cheap: nothing is inflated."""
     what = FORMAT_NAMES[kind]
     if kind not in _ZIP_KINDS:
         return
     if zipfile.is_zipfile(path):
+        check_archive(path, what)
         return
     with open(path, "rb") as f:
         head = f.read(1 << 20)
@@ -197,7 +200,7 @@ def _require_pandoc() -> None:
 
 
 def _read(path: Path, kind: str) -> ParsedDocument:
-    _check_container(path, kind)
+    check_container(path, kind)
     html_text = _html_text(path) if kind == "html" else None
     try:
         elements = _partition(path, kind, html_text)
@@ -413,7 +416,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 def _html_text(path: Path) -> str:
     import codecs
 
-    from engine.ingest.plaintext import decode_bytes
+    from engine.ingest.document import decode_bytes
 
     data = path.read_bytes()
     declared = _META_CHARSET.search(data[:4096])

@@ -7,7 +7,8 @@ suffixes) and returns a `ParsedDocument`. Every problem a user can meet is a typ
 
 Readers per family of formats: `pdf` (PyMuPDF), `office` (unstructured, offline: docx, pptx,
 xlsx, html, email, epub, odt) and `plaintext` (text, Markdown, source code, CSV, read directly
-for exact offsets and speed). They all build their result with `DocumentBuilder`.
+for exact offsets and speed). They all build their result with `DocumentBuilder`
+(engine/ingest/document.py, which also holds the shared types, re-exported here).
 """
 
 from __future__ import annotations
@@ -15,19 +16,37 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CorruptDocument, DocumentError, EmptyDocument, UnsupportedFormat
+from engine.ingest.document import (
+    Block,
+    DocumentBuilder,
+    ParsedDocument,
+    clean_text,
+    heading_label,
+    looks_like_text,
+)
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Block",
+    "DocumentBuilder",
+    "ParsedDocument",
+    "clean_text",
+    "heading_label",
+    "inspect_file",
+    "is_supported",
+    "parse_file",
+    "read_file",
+    "supported_suffixes",
+]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 """Files above this size are refused: parsing them would hold the machine for minutes."""
 
 SNIFF_BYTES = 8192
 """How much of a file is read to decide whether an unknown suffix is text."""
-
-HEADING_MAX_CHARS = 200
-"""Longest heading kept in a heading path; longer ones are cut (they are prose, not titles)."""
 
 KIND_BY_SUFFIX: dict[str, str] = {
     ".pdf": "pdf",
@@ -74,167 +93,6 @@ _IMAGE_SUFFIX_LIST = ".png .jpg .jpeg .gif .bmp .tif .tiff .webp .heic .svg"
 _IMAGE_SUFFIXES = frozenset(_IMAGE_SUFFIX_LIST.split())
 
 
-# --- the public types -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Block:
-    """A piece of a document's text with where it sits: page, headings above it, offset."""
-
-    text: str
-    page: int | None
-    """1-based page (PDF page, slide, sheet); None where the format has no pages."""
-    heading_path: tuple[str, ...]
-    """Headings this block sits under, outermost first; a heading block ends with itself."""
-    start: int
-    """Offset of this block's text inside `ParsedDocument.text`."""
-    kind: str = "text"
-    """"heading" | "text" | "table" | "list" | "code"."""
-
-
-@dataclass(frozen=True)
-class ParsedDocument:
-    """All the text of one file and its structure; every block is an exact slice of `text`."""
-
-    path: Path
-    kind: str
-    title: str
-    text: str
-    blocks: tuple[Block, ...]
-    pages: int | None
-
-
-# --- building a document ----------------------------------------------------------------------
-
-
-def clean_text(text: str) -> str:
-    """Normalise line ends, drop NULs and form feeds, trim the ends."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    if "\x0c" in text:
-        text = text.replace("\x0c", "\n")
-    return text.strip()
-
-
-def heading_label(text: str) -> str:
-    """A heading as it appears in a heading path: one line, trimmed, at most 200 characters."""
-    label = " ".join(text.split())
-    return label if len(label) <= HEADING_MAX_CHARS else label[: HEADING_MAX_CHARS - 1] + "…"
-
-
-class DocumentBuilder:
-    """Collects blocks into one text, keeping exact offsets and the heading path of each block.
-
-    Two modes: without `source`, `add` appends cleaned text and joins blocks with a blank
-    line; with `source` (the whole text already known, as for plain text), `add_span` marks
-    slices of it, so offsets also point into the decoded file.
-    """
-
-    SEPARATOR = "\n\n"
-
-    def __init__(self, source: str | None = None) -> None:
-        self._source = source
-        self._parts: list[str] = []
-        self._length = 0
-        self._blocks: list[Block] = []
-        self._stack: list[tuple[int, str]] = []
-
-    @property
-    def blocks(self) -> list[Block]:
-        return self._blocks
-
-    def heading_path(self) -> tuple[str, ...]:
-        return tuple(label for _, label in self._stack)
-
-    def enter_heading(self, title: str, level: int) -> None:
-        """Open a section without adding text (a PDF outline entry not found on its page)."""
-        label = heading_label(title)
-        if not label:
-            return
-        level = max(1, level)
-        while self._stack and self._stack[-1][0] >= level:
-            self._stack.pop()
-        self._stack.append((level, label))
-
-    def reset_headings(self) -> None:
-        """Forget open headings (a new slide or sheet starts a fresh outline)."""
-        self._stack.clear()
-
-    def add(
-        self,
-        text: str,
-        *,
-        page: int | None = None,
-        kind: str = "text",
-        level: int = 1,
-        heading: str | None = None,
-    ) -> None:
-        """Append a block (joined mode). Blank text is ignored; a heading opens a section."""
-        if self._source is not None:
-            raise RuntimeError("this builder marks spans of its source; use add_span")
-        text = clean_text(text)
-        if not text:
-            return
-        if kind == "heading":
-            self.enter_heading(heading or text, level)
-        if self._parts:
-            self._parts.append(self.SEPARATOR)
-            self._length += len(self.SEPARATOR)
-        self._blocks.append(Block(text, page, self.heading_path(), self._length, kind))
-        self._parts.append(text)
-        self._length += len(text)
-
-    def add_span(
-        self,
-        start: int,
-        end: int,
-        *,
-        page: int | None = None,
-        kind: str = "text",
-        level: int = 1,
-        heading: str | None = None,
-    ) -> None:
-        """Mark `source[start:end]` as a block (source mode), trimmed of surrounding space."""
-        source = self._source
-        if source is None:
-            raise RuntimeError("this builder has no source text; use add")
-        while start < end and source[start].isspace():
-            start += 1
-        while end > start and source[end - 1].isspace():
-            end -= 1
-        if start >= end:
-            return
-        text = source[start:end]
-        if kind == "heading":
-            self.enter_heading(heading or text, level)
-        self._blocks.append(Block(text, page, self.heading_path(), start, kind))
-
-    def first_heading(self) -> str | None:
-        for block in self._blocks:
-            if block.kind == "heading":
-                return heading_label(block.text)
-        return None
-
-    def finish(
-        self,
-        path: Path,
-        *,
-        kind: str,
-        title: str | None,
-        pages: int | None,
-        title_from_heading: bool = True,
-    ) -> ParsedDocument:
-        """The document; its title is `title`, else the first heading, else the file name."""
-        text = self._source if self._source is not None else "".join(self._parts)
-        fallback = self.first_heading() if title_from_heading else None
-        title = heading_label(title or "") or fallback or path.name
-        return ParsedDocument(
-            path=path, kind=kind, title=title, text=text, blocks=tuple(self._blocks), pages=pages
-        )
-
-
 # --- which files ------------------------------------------------------------------------------
 
 
@@ -271,8 +129,6 @@ def is_supported(path: Path) -> bool:
             head = f.read(SNIFF_BYTES)
     except OSError:
         return False
-    from engine.ingest.plaintext import looks_like_text
-
     return bool(head) and looks_like_text(head)
 
 
@@ -341,8 +197,6 @@ def _check_file(path: Path) -> tuple[int, bytes]:
 
 
 def _kind_for(path: Path, head: bytes) -> str:
-    from engine.ingest.plaintext import looks_like_text
-
     kind = _known_kind(path)
     suffix = path.suffix.lower()
     if kind is not None:
@@ -396,12 +250,11 @@ def _reader(kind: str) -> Callable[[Path], ParsedDocument]:
     return office.reader(kind)
 
 
-def parse_file(path: Path) -> ParsedDocument:
-    """Read one file into a `ParsedDocument`.
+def inspect_file(path: Path) -> tuple[int, str]:
+    """Check a file before reading it: its size and the kind of reader it needs.
 
-    Raises a `DocumentError` subclass (UnsupportedFormat, EmptyDocument, EncryptedDocument,
-    ScannedDocument, CorruptDocument, or DocumentError itself for missing, unreadable, too
-    large files and folders) whose message says what happened and what the user can do.
+    Raises the `DocumentError` that `parse_file` would for a missing, unreadable, empty, too
+    large or unsupported file, without reading more than its first bytes.
     """
     path = Path(path)
     size, head = _check_file(path)
@@ -410,7 +263,11 @@ def parse_file(path: Path) -> ParsedDocument:
             path,
             f"{path.name} is empty (0 bytes). There is nothing to read; add it once it has content.",
         )
-    kind = _kind_for(path, head)
+    return size, _kind_for(path, head)
+
+
+def read_file(path: Path, kind: str) -> ParsedDocument:
+    """Read a file already checked by `inspect_file` with the reader for its kind."""
     try:
         doc = _reader(kind)(path)
     except DocumentError:
@@ -426,9 +283,26 @@ def parse_file(path: Path) -> ParsedDocument:
             "Close other programs, or split the document, and add it again.",
         ) from None
     if not doc.text.strip() or not doc.blocks:
-        raise EmptyDocument(
-            path,
-            f"{path.name} contains no text to read. If it should, open it and check that the "
-            "text is real text (not pictures of text), then add it again.",
-        )
+        raise no_text(path)
     return doc
+
+
+def no_text(path: Path) -> EmptyDocument:
+    """The error for a document that was read but holds no text."""
+    return EmptyDocument(
+        path,
+        f"{path.name} contains no text to read. If it should, open it and check that the "
+        "text is real text (not pictures of text), then add it again.",
+    )
+
+
+def parse_file(path: Path) -> ParsedDocument:
+    """Read one file into a `ParsedDocument`.
+
+    Raises a `DocumentError` subclass (UnsupportedFormat, EmptyDocument, EncryptedDocument,
+    ScannedDocument, CorruptDocument, or DocumentError itself for missing, unreadable, too
+    large files and folders) whose message says what happened and what the user can do.
+    """
+    path = Path(path)
+    _, kind = inspect_file(path)
+    return read_file(path, kind)

@@ -26,7 +26,7 @@ from engine.errors import (
     MissingDependency,
     ScannedDocument,
 )
-from engine.ingest.parse import DocumentBuilder, ParsedDocument
+from engine.ingest.document import DocumentBuilder, ParsedDocument
 
 HEADING_SIZE_RATIO = 1.12
 """A line is a heading candidate when its font is at least this much larger than the body's."""
@@ -81,12 +81,16 @@ def read_pdf(path: Path) -> ParsedDocument:
                 f"{name} is damaged: PyMuPDF stopped reading it ({_short(exc)}). "
                 "Open it in a PDF viewer and save a fresh copy, then add that.",
             ) from exc
+        # Scanned pages: read by OCR where Tesseract is installed (engine/ingest/ocr.py).
+        from engine.ingest.ocr import fill_scanned_pages
+
+        fill_scanned_pages(doc, path, pages)
         if not any(pages):
             if any(page.get_images() for page in doc):
                 raise ScannedDocument(
                     path,
-                    f"{name} has no text layer — it looks scanned; Hearth does not read text "
-                    "from images yet: run OCR on it (for example with ocrmypdf) and add it again.",
+                    f"{name} has no text layer — it looks scanned, and OCR found no text on "
+                    "its pages. If the scan is faint or skewed, scan it again at 300 dpi.",
                 )
             raise EmptyDocument(path, f"{name} has {doc.page_count} page(s) but no text on them.")
         meta_title = _clean_title((doc.metadata or {}).get("title") or "")

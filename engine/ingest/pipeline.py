@@ -1,10 +1,21 @@
-"""Ingesting files into a collection: discover, parse, chunk, embed, write — incrementally.
+"""Ingesting files into a collection: discover, read, chunk, embed, write — incrementally.
 
-`ingest_paths` is a generator of typed events (engine/events.py). Work is committed in
-batches: each batch of documents is embedded and then written in one transaction, so a
-cancelled or killed run leaves a consistent collection and the next run resumes with what is
-missing. Unchanged files (same size and time, or same content hash) are skipped. A file that
-cannot be read is reported with its reason and recorded as failed; the rest goes on.
+`ingest_paths` is a generator of typed events (engine/events.py) in two stages:
+
+- **Reading.** Each file is checked and read (Office, web, e-mail and e-book files in a
+  worker process with a memory and time budget; large text files as a stream, part by part)
+  and cut into chunks, and the document is written at once with its chunks, `pending`: from
+  then on keyword search finds it. Unchanged files are skipped; a file with the content of a
+  document already indexed is recorded as its duplicate; a file that cannot be read is
+  recorded as failed with its reason, and the rest goes on.
+- **Embedding.** Pending chunks are embedded a few dozen at a time, each group stored in
+  one transaction; a document becomes `indexed` in the transaction that stores its last
+  vector, so meaning-based search fills in as the run goes.
+
+Only one ingest writes a collection at a time (a second one says it waits). A cancelled or
+killed run loses at most the documents not yet embedded (the catalogue drops them, and the
+next run reads them again). Progress is reported within a second of the start and every
+second or two after, also while one long file is read or embedded.
 """
 
 from __future__ import annotations
@@ -12,16 +23,19 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as StillRunning
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-import numpy as np
-
-from engine.errors import DocumentError, EmptyDocument
+from engine.errors import DocumentError
 from engine.events import (
     CancelToken,
     DocumentRemoved,
+    FileDuplicate,
     FileFailed,
     FileIndexed,
     FileSkipped,
@@ -32,10 +46,15 @@ from engine.events import (
     IngestStarted,
     IngestSummary,
 )
-from engine.index.catalog import NewChunk
-from engine.index.collection import Collection
+from engine.index.catalog import Catalog, DocumentRow, NewChunk
+from engine.index.collection import Collection, IndexingState
+from engine.index.embed import Embedder
+from engine.index.passages import embedding_text, heading_text
 from engine.ingest.chunk import Chunk, chunk_document
-from engine.ingest.parse import ParsedDocument, is_supported, parse_file, supported_suffixes
+from engine.ingest.document import ParsedDocument
+from engine.ingest.parse import inspect_file, is_supported, no_text, read_file, supported_suffixes
+from engine.ingest.plaintext import STREAM_BYTES, STREAMABLE_KINDS, stream_document
+from engine.ingest.worker import RISKY_KINDS, ParserWorker, time_budget
 
 CHUNK_TOKENS = 200
 """Text tokens per chunk. Small chunks retrieve markedly better than page-sized ones, and the
@@ -46,75 +65,122 @@ CHUNK_OVERLAP = 32
 is still found whole in one of them."""
 
 BATCH_CHUNKS = 256
-"""Chunks embedded and committed together: large enough for efficient batches, small enough
-that a cancel or crash loses little."""
+"""Pending chunks taken at a time and sorted by length (less padding, faster batches)."""
 
-ENCODE_CHUNKS = 64
-"""Chunks per call into the embedder; cancellation is checked between calls."""
+ENCODE_CHUNKS = 32
+"""Chunks per call into the embedder, stored in one transaction: about two seconds of work
+here, so progress, cancellation and commits come that often."""
+
+TICK_S = 1.0
+"""Longest silence while a file is read or the model loads."""
+
+SAVE_EVERY_S = 120.0
+"""The vector index file is also written this often during a long run (a restart after a
+crash then rebuilds less); it is always written at the end."""
 
 _DANGLING = "This is a link to a file that does not exist (moved or deleted?)."
+_MISSING = "There is no file or folder at this path. Check the spelling, or whether it was moved."
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".tox", ".cache"}
 
-
-@dataclass
-class _Pending:
-    meta: dict[str, object]
-    chunks: list[Chunk]
-    vectors: np.ndarray | None = None
+T = TypeVar("T")
 
 
-@dataclass
-class _Stats:
-    indexed: int = 0
-    skipped: int = 0
-    failed: int = 0
-    removed: int = 0
-    chunks: int = 0
-    pages: int = 0
-    failures: list[tuple[Path, str]] = field(default_factory=list)
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
-    )
+# --- discovery --------------------------------------------------------------------------------
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+@dataclass(frozen=True)
+class Discovery:
+    """What a list of files and folders holds for an ingest."""
+
+    files: list[Path]
+    problems: list[FileFailed]
+    """Paths found but not usable (dangling links, link loops, folders that cannot be opened);
+    recorded in the collection like failed files."""
+    missing: list[Path]
+    """Named paths that do not exist: reported, never recorded."""
+
+
+def discover(paths: Sequence[Path]) -> Discovery:
     """Files to ingest from files and folders (recursively), and paths that cannot be used.
 
     A file named explicitly is always tried; inside folders, hidden entries, version-control
-    and build folders, and files that are not documents are passed over quietly.
+    and build folders, and files that are not documents are passed over quietly. Linked
+    folders are followed once; a link back to a folder above it (a loop) is reported.
     """
-    files: list[Path] = []
-    problems: list[tuple[Path, str]] = []
+
+    found = Discovery(files=[], problems=[], missing=[])
     seen: set[Path] = set()
-
-    def add(p: Path) -> None:
-        p = p.absolute()
-        if p not in seen:
-            seen.add(p)
-            files.append(p)
-
+    visited: set[tuple[int, int]] = set()
     for raw in paths:
-        path = Path(raw).expanduser()
+        path = Path(raw).expanduser().absolute()
         if path.is_dir():
-            for root, dirs, names in os.walk(path, onerror=None):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-                for name in sorted(names):
-                    p = Path(root) / name
-                    if name.startswith("."):
-                        continue
-                    if p.is_file():
-                        if is_supported(p):
-                            add(p)
-                    elif p.is_symlink() and p.suffix.lower() in supported_suffixes():
-                        problems.append((p.absolute(), _DANGLING))
+            for p in _walk(path, found.problems, visited, ancestors=()):
+                if p not in seen:
+                    seen.add(p)
+                    found.files.append(p)
         elif path.is_file():
-            add(path)
+            if path not in seen:
+                seen.add(path)
+                found.files.append(path)
         elif path.is_symlink():
-            problems.append((path.absolute(), _DANGLING))
+            found.problems.append(FileFailed(path, _DANGLING))
         else:
-            problems.append((path.absolute(), "There is no file or folder at this path."))
-    return files, problems
+            found.missing.append(path)
+    return found
+
+
+def _walk(
+    folder: Path,
+    problems: list[FileFailed],
+    visited: set[tuple[int, int]],
+    ancestors: tuple[tuple[int, int], ...],
+) -> Iterator[Path]:
+    try:
+        info = folder.stat()
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(
+            FileFailed(
+                folder,
+                f"Hearth cannot open the folder {folder.name}: {exc.strerror or exc}. Give your "
+                "user read access to it (or remove it from the folder you add), then add it again.",
+            )
+        )
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in ancestors:
+        problems.append(
+            FileFailed(
+                folder,
+                f"{folder.name} is a link to a folder that contains it (a loop), so Hearth did "
+                "not follow it. The documents in that folder are read once, from their real place.",
+            )
+        )
+        return
+    if key in visited:
+        return  # the same folder reached through another link: read once
+    visited.add(key)
+    subfolders: list[Path] = []
+    from engine.watch import is_ignored_name
+
+    for entry in entries:
+        if is_ignored_name(entry.name):  # hidden, temporary, lock files (engine/watch.py)
+            continue
+        p = Path(entry.path)
+        try:
+            if entry.is_dir():
+                if entry.name not in _SKIP_DIRS:
+                    subfolders.append(p)
+            elif entry.is_file():
+                if is_supported(p):
+                    yield p
+            elif entry.is_symlink() and p.suffix.lower() in supported_suffixes():
+                problems.append(FileFailed(p, _DANGLING))
+        except OSError:
+            continue  # vanished while we looked
+    for sub in subfolders:
+        yield from _walk(sub, problems, visited, (*ancestors, key))
 
 
 def file_hash(path: Path) -> str:
@@ -125,12 +191,431 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """What the embedder sees: the heading path gives a passage the context of its section."""
-    heading = " > ".join(chunk.heading_path)
-    if heading and not chunk.text.startswith(chunk.heading_path[-1]):
-        return f"{heading}\n{chunk.text}"
-    return chunk.text
+# --- the run's numbers ------------------------------------------------------------------------
+
+
+@dataclass
+class IngestCounters:
+    """Everything counted during one run; becomes its `IngestSummary`."""
+
+    collection: Collection
+    files_total: int
+    started: float = field(default_factory=time.monotonic)
+    indexed: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    removed: int = 0
+    chunks: int = 0
+    pages: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    embed_started: float | None = None
+    failures: list[FileFailed] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
+    )
+    _published: float = 0.0
+
+    @property
+    def files_done(self) -> int:
+        return self.indexed + self.skipped + self.duplicates + self.failed
+
+    def fail(self, event: FileFailed) -> FileFailed:
+        self.failed += 1
+        self.failures.append(event)
+        return event
+
+    def progress(
+        self,
+        stage: str,
+        *,
+        current: Path | None = None,
+        activity: str = "",
+        file_fraction: float | None = None,
+    ) -> IngestProgress:
+        """The run's progress now; also published for other processes, once a second."""
+        now = time.monotonic()
+        elapsed = now - self.started
+        embedding = now - self.embed_started if self.embed_started else 0.0
+        rate = self.chunks_embedded / embedding if embedding > 0 else 0.0
+        eta = None
+        if stage == "embedding" and rate > 0:
+            eta = (self.chunks_written - self.chunks_embedded) / rate
+        if now - self._published >= TICK_S and stage in ("reading", "embedding", "saving"):
+            self._published = now
+            self.collection.publish_indexing(
+                IndexingState(
+                    pid=os.getpid(),
+                    started=time.time() - elapsed,
+                    stage=stage,
+                    files_done=self.files_done,
+                    files_total=self.files_total,
+                    chunks_embedded=self.chunks_embedded,
+                    chunks_total=self.chunks_written,
+                    current=str(current or ""),
+                )
+            )
+        return IngestProgress(
+            files_done=self.files_done,
+            files_total=self.files_total,
+            chunks_done=self.chunks_embedded,
+            elapsed_s=elapsed,
+            chunks_per_s=rate,
+            eta_s=eta,
+            current=current,
+            stage=stage,
+            chunks_total=self.chunks_written,
+            activity=activity,
+            file_fraction=file_fraction,
+        )
+
+    def summary(self, *, cancelled: bool) -> IngestSummary:
+        return IngestSummary(
+            collection=self.collection.name,
+            indexed=self.indexed,
+            skipped=self.skipped,
+            failed=self.failed,
+            removed=self.removed,
+            chunks=self.chunks,
+            pages=self.pages,
+            seconds=time.monotonic() - self.started,
+            cancelled=cancelled,
+            failures=tuple(self.failures),
+            timings=dict(self.timings),
+            duplicates=self.duplicates,
+            missing=tuple(self.missing),
+        )
+
+
+def _waiting(
+    counters: IngestCounters,
+    call: Callable[[], T],
+    pool: ThreadPoolExecutor,
+    *,
+    stage: str,
+    current: Path | None,
+    activity: Callable[[float], str],
+) -> Generator[IngestProgress, None, T]:
+    """Run `call` in the helper thread, yielding progress every second until it is done."""
+    future: Future[T] = pool.submit(call)
+    started = time.monotonic()
+    while True:
+        try:
+            return future.result(timeout=TICK_S)
+        except StillRunning:
+            yield counters.progress(
+                stage, current=current, activity=activity(time.monotonic() - started)
+            )
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+class _Reader:
+    """The reading stage: one file at a time to a pending document with its chunks."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        counters: IngestCounters,
+        *,
+        tokenizer: Any,
+        chunk_tokens: int,
+        chunk_overlap: int,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.catalog: Catalog = collection.catalog
+        self.vectors = collection.vectors()
+        self.counters = counters
+        self.tokenizer = tokenizer
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap = chunk_overlap
+        self.pool = pool
+        self.worker = ParserWorker()
+
+    def close(self) -> None:
+        self.worker.close()
+
+    def record_failure(self, event: FileFailed, row: DocumentRow | None = None) -> FileFailed:
+        """Count a failure and record it for `hearth status`."""
+        row = row or DocumentRow(path=event.path)
+        t0 = time.perf_counter()
+        removed, _ = self.catalog.write_batch((), [_with_error(row, event.reason)])
+        self.vectors.update(removed, ())
+        self.counters.timings["write"] += time.perf_counter() - t0
+        return self.counters.fail(event)
+
+    def read(self, path: Path) -> Iterator[IngestEvent]:
+        """Skip, record as duplicate, write as pending, or record as failed: one file."""
+        row = DocumentRow(path=path, kind=path.suffix.lower().lstrip("."))
+        try:
+            st = path.stat()
+            row = _replace(row, size=st.st_size, mtime=st.st_mtime)
+            existing = self.catalog.document(path)
+            if (
+                existing is not None
+                and existing.status in ("indexed", "duplicate")
+                and existing.size == st.st_size
+                and existing.mtime == st.st_mtime
+            ):
+                yield self._skip(FileSkipped(path, "unchanged"))
+                return
+            digest = file_hash(path)
+            row = _replace(row, content_hash=digest)
+            if (
+                existing is not None
+                and existing.status in ("indexed", "duplicate")
+                and existing.content_hash == digest
+            ):
+                self.catalog.touch(existing.id, mtime=st.st_mtime, size=st.st_size)
+                yield self._skip(FileSkipped(path, "unchanged"))
+                return
+        except OSError as exc:
+            yield self.record_failure(
+                FileFailed(
+                    path,
+                    f"Hearth cannot read this file: {exc.strerror or exc}. Check that it exists "
+                    "and that you may read it.",
+                ),
+                row,
+            )
+            return
+        original = self.catalog.document_with_content(digest)
+        if original is not None and original.path != path and original.path.exists():
+            self.vectors.update(self.catalog.write_duplicate(row, original.id), ())
+            self.counters.duplicates += 1
+            yield FileDuplicate(
+                path,
+                f"same content as {original.path.name}: indexed once, not twice",
+                original.path,
+            )
+            return
+        try:
+            size, kind = inspect_file(path)
+            row = _replace(row, kind=kind)
+            if kind in STREAMABLE_KINDS and size > STREAM_BYTES:
+                yield from self._read_stream(path, row, kind)
+            else:
+                yield from self._read_whole(path, row, kind, size)
+        except DocumentError as exc:
+            yield self.record_failure(FileFailed(path, exc.reason), row)
+        except Exception as exc:  # a parser bug on one file must not stop a folder of a thousand
+            reason = (
+                f"Hearth could not read this file ({type(exc).__name__}: {exc}). "
+                "It may be damaged or in a variant of the format Hearth does not handle."
+            )
+            yield self.record_failure(FileFailed(path, reason), row)
+
+    def _skip(self, event: FileSkipped) -> FileSkipped:
+        self.counters.skipped += 1
+        return event
+
+    def _read_whole(
+        self, path: Path, row: DocumentRow, kind: str, size: int
+    ) -> Iterator[IngestEvent]:
+        name = path.name
+        t0 = time.perf_counter()
+        if kind in RISKY_KINDS:
+            from engine.ingest.office import check_container
+
+            check_container(path, kind)  # damaged packages and bombs: no worker needed
+            doc = yield from self._in_worker(path, size)
+        else:
+            doc = yield from _waiting(
+                self.counters,
+                lambda: read_file(path, kind),
+                self.pool,
+                stage="reading",
+                current=path,
+                activity=lambda s: f"Reading {name} ({s:.0f} s)",
+            )
+        t1 = time.perf_counter()
+        chunks = self._chunk(doc)
+        self.counters.timings["parse"] += t1 - t0
+        self.counters.timings["chunk"] += time.perf_counter() - t1
+        if not chunks:
+            raise no_text(path)
+        row = _replace(row, kind=doc.kind, title=doc.title, pages=doc.pages, text=doc.text)
+        self._write(row, chunks)
+
+    def _in_worker(self, path: Path, size: int) -> Generator[IngestProgress, None, ParsedDocument]:
+        budget = time_budget(size)
+        parse = self.worker.parse(path, seconds=budget)
+        while True:
+            try:
+                waited = next(parse)
+            except StopIteration as done:
+                doc: ParsedDocument = done.value
+                return doc
+            yield self.counters.progress(
+                "reading",
+                current=path,
+                activity=f"Reading {path.name} ({waited:.0f} s of at most {budget:.0f} s)",
+            )
+
+    def _read_stream(self, path: Path, row: DocumentRow, kind: str) -> Iterator[IngestEvent]:
+        """A large text file, part by part: memory stays bounded whatever its size."""
+        document_id: int | None = None
+        packer = zlib.compressobj(3)
+        packed: list[bytes] = []
+        title = ""
+        t0 = time.perf_counter()
+        for part in stream_document(path, kind):
+            t1 = time.perf_counter()
+            chunks = [_shift(c, part.offset) for c in self._chunk(part.doc)]
+            t2 = time.perf_counter()
+            packed.append(packer.compress(part.doc.text.encode("utf-8")))
+            if document_id is None:
+                title = part.doc.title
+                self._write(_replace(row, title=title), chunks)
+                found = self.catalog.document(path)
+                assert found is not None
+                document_id = found.id
+            else:
+                self.catalog.add_chunks(document_id, _new_chunks(chunks))
+                self.counters.chunks_written += len(chunks)
+            t3 = time.perf_counter()
+            self.counters.timings["parse"] += t1 - t0
+            self.counters.timings["chunk"] += t2 - t1
+            self.counters.timings["write"] += t3 - t2
+            mb_read, mb_total = part.bytes_read / 2**20, part.bytes_total / 2**20
+            yield self.counters.progress(
+                "reading",
+                current=path,
+                activity=f"Reading {path.name}: {mb_read:,.0f} of {mb_total:,.0f} MB",
+                file_fraction=part.bytes_read / max(1, part.bytes_total),
+            )
+            t0 = time.perf_counter()
+        found = self.catalog.document(path)
+        if document_id is None or found is None or found.chunks == 0:
+            raise no_text(path)
+        packed.append(packer.flush())
+        self.catalog.add_chunks(document_id, [], text=b"".join(packed))
+
+    def _chunk(self, doc: ParsedDocument) -> list[Chunk]:
+        return chunk_document(
+            doc,
+            tokenizer=self.tokenizer,
+            max_tokens=self.chunk_tokens,
+            overlap_tokens=self.chunk_overlap,
+        )
+
+    def _write(self, row: DocumentRow, chunks: list[Chunk]) -> None:
+        """Write the document and its chunks, pending: searchable by keywords from now on."""
+        t0 = time.perf_counter()
+        removed, _ = self.catalog.write_batch([(row, _new_chunks(chunks))])
+        self.vectors.update(removed, ())
+        self.counters.timings["write"] += time.perf_counter() - t0
+        self.counters.chunks_written += len(chunks)
+
+
+def _replace(row: DocumentRow, **changes: Any) -> DocumentRow:
+    from dataclasses import replace
+
+    return replace(row, **changes)
+
+
+def _with_error(row: DocumentRow, reason: str) -> DocumentRow:
+    return _replace(row, error=reason, text="")
+
+
+def _shift(chunk: Chunk, offset: int) -> Chunk:
+    if not offset:
+        return chunk
+    return Chunk(
+        text=chunk.text,
+        page=chunk.page,
+        start=chunk.start + offset,
+        end=chunk.end + offset,
+        heading_path=chunk.heading_path,
+    )
+
+
+def _new_chunks(chunks: Sequence[Chunk]) -> list[NewChunk]:
+    return [
+        NewChunk(
+            text=c.text,
+            heading=heading_text(c.heading_path),
+            page=c.page,
+            start=c.start,
+            end=c.end,
+        )
+        for c in chunks
+    ]
+
+
+# --- embedding --------------------------------------------------------------------------------
+
+
+class EmbeddingQueue:
+    """The embedding stage: owns the pending chunks and their flush into the catalogue.
+
+    Chunks are taken in the order they were written, `batch_chunks` at a time, sorted by
+    length and embedded `encode_chunks` per call; each call's vectors are stored in one
+    transaction, which also marks the documents it completes `indexed`.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: Embedder,
+        counters: IngestCounters,
+        *,
+        batch_chunks: int = BATCH_CHUNKS,
+        encode_chunks: int = ENCODE_CHUNKS,
+    ) -> None:
+        self.collection = collection
+        self.catalog = collection.catalog
+        self.vectors = collection.vectors()
+        self.embedder = embedder
+        self.counters = counters
+        self.batch_chunks = max(1, batch_chunks)
+        self.encode_chunks = max(1, min(encode_chunks, batch_chunks))
+        self._saved = time.monotonic()
+
+    def run(self, cancel: CancelToken | None) -> Iterator[IngestEvent]:
+        """Embed every pending chunk; stops between calls when `cancel` is set."""
+        counters = self.counters
+        after = 0
+        while batch := self.catalog.pending_chunks(after=after, limit=self.batch_chunks):
+            after = batch[-1].id
+            batch.sort(key=lambda c: len(c.text) + len(c.heading))
+            for s in range(0, len(batch), self.encode_chunks):
+                if cancel is not None and cancel.cancelled:
+                    return
+                part = batch[s : s + self.encode_chunks]
+                if counters.embed_started is None:
+                    counters.embed_started = time.monotonic()
+                t0 = time.perf_counter()
+                vecs = self.embedder.embed([embedding_text(c.text, c.heading) for c in part])
+                t1 = time.perf_counter()
+                added, completed = self.catalog.store_embeddings([c.id for c in part], vecs)
+                self.vectors.update((), added)
+                counters.timings["embed"] += t1 - t0
+                counters.timings["write"] += time.perf_counter() - t1
+                counters.chunks_embedded += len(part)
+                for doc in completed:
+                    counters.indexed += 1
+                    counters.chunks += doc.chunks
+                    counters.pages += doc.pages or 0
+                    yield FileIndexed(doc.path, doc.chunks, doc.pages)
+                current = self.catalog.document_by_id(part[-1].document_id)
+                yield counters.progress(
+                    "embedding",
+                    current=current.path if current else None,
+                    activity=(
+                        f"Embedding: {counters.chunks_embedded:,} of "
+                        f"{counters.chunks_written:,} passages"
+                    ),
+                )
+                if time.monotonic() - self._saved > SAVE_EVERY_S:
+                    self.collection.save_vectors()
+                    self._saved = time.monotonic()
+
+
+# --- the run ----------------------------------------------------------------------------------
 
 
 def ingest_paths(
@@ -144,221 +629,102 @@ def ingest_paths(
     batch_chunks: int = BATCH_CHUNKS,
 ) -> Iterator[IngestEvent]:
     """Index files and folders into `collection`, yielding progress as it goes."""
-    started = time.monotonic()
-    stats = _Stats()
-    files, problems = discover(paths)
-    total = len(files)
-    yield IngestStarted(collection.name, total)
-    catalog = collection.catalog
+    found = discover(paths)
+    counters = IngestCounters(collection=collection, files_total=len(found.files))
+    counters.missing = list(found.missing)
+    yield IngestStarted(collection.name, counters.files_total)
+    for path in found.missing:
+        yield FileFailed(path, _MISSING)  # reported, but not recorded in the collection
 
-    failed_meta: list[dict[str, object]] = []
-
-    def fail(path: Path, reason: str, meta: dict[str, object] | None = None) -> FileFailed:
-        """Count a failure and queue it for the catalogue, where `hearth status` finds it."""
-        stats.failed += 1
-        stats.failures.append((path, reason))
-        failed_meta.append({**(meta or {"path": str(path)}), "error": reason})
-        return FileFailed(path, reason)
-
-    for path, reason in problems:
-        yield fail(path, reason)
-
-    sizes = {}
-    for p in files:
-        try:
-            sizes[p] = p.stat().st_size
-        except OSError:
-            sizes[p] = 0
-    total_bytes = max(1, sum(sizes.values()))
-    done_bytes = 0
-    files_done = 0
-    chunks_done = 0
-    cancelled = False
-
-    def progress(current: Path | None) -> IngestProgress:
-        elapsed = time.monotonic() - started
-        eta = None
-        if done_bytes and files_done < total:
-            eta = elapsed * (total_bytes - done_bytes) / done_bytes
-        return IngestProgress(
-            files_done=files_done,
-            files_total=total,
-            chunks_done=chunks_done,
-            elapsed_s=elapsed,
-            chunks_per_s=chunks_done / elapsed if elapsed > 0 else 0.0,
-            eta_s=eta,
-            current=current,
+    waited_since: float | None = None
+    while True:
+        with collection.try_ingest() as taken:
+            if taken:
+                cancelled = yield from _run(
+                    collection, found, counters, sync, cancel, chunk_tokens, chunk_overlap,
+                    batch_chunks,
+                )  # fmt: skip
+                break
+        if cancel is not None and cancel.cancelled:
+            cancelled = True
+            break
+        waited_since = waited_since or time.monotonic()
+        state = collection.indexing()
+        how_far = f" ({state.describe()})" if state is not None and state.files_total else ""
+        yield counters.progress(
+            "waiting",
+            activity=(
+                f"Waiting for another indexing run into “{collection.name}” to finish{how_far}; "
+                f"waited {time.monotonic() - waited_since:.0f} s"
+            ),
         )
-
-    with collection.write_lock:
-        embedder = collection.embedder()
-        if catalog.get_meta("embedding_dim") is None:
-            catalog.set_meta("embedding_dim", str(embedder.dim))
-        vectors = collection.vectors()
-        pending: list[_Pending] = []
-
-        def flush() -> Iterator[IngestEvent]:
-            """Embed the pending documents and write them (with failures) in one transaction."""
-            nonlocal chunks_done, cancelled
-            all_chunks = [(i, c) for i, p in enumerate(pending) for c in p.chunks]
-            texts = [embedding_text(c) for _, c in all_chunks]
-            # Similar lengths together: less padding, faster batches.
-            order = sorted(range(len(texts)), key=lambda j: len(texts[j]))
-            vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-            embedded = np.zeros(len(texts), dtype=bool)
-            for s in range(0, len(order), ENCODE_CHUNKS):
-                if cancel is not None and cancel.cancelled:
-                    cancelled = True
-                    break
-                part = order[s : s + ENCODE_CHUNKS]
-                t0 = time.perf_counter()
-                vecs[part] = embedder.embed([texts[j] for j in part])
-                stats.timings["embed"] += time.perf_counter() - t0
-                embedded[part] = True
-                chunks_done += len(part)
-                yield progress(None)
-            # Only documents whose chunks are all embedded are written.
-            complete: list[_Pending] = []
-            pos = 0
-            for p in pending:
-                n = len(p.chunks)
-                if embedded[pos : pos + n].all():
-                    p.vectors = vecs[pos : pos + n]
-                    complete.append(p)
-                pos += n
-            t0 = time.perf_counter()
-            removed, added = catalog.write_batch(
-                (
-                    (
-                        p.meta,
-                        [
-                            NewChunk(
-                                text=c.text,
-                                heading=" > ".join(c.heading_path),
-                                page=c.page,
-                                start=c.start,
-                                end=c.end,
-                                embedding=v,
-                            )
-                            for c, v in zip(p.chunks, p.vectors, strict=True)  # type: ignore[arg-type]
-                        ],
-                    )
-                    for p in complete
-                ),
-                failed_meta,
-            )
-            vectors.update(removed, added)
-            stats.timings["write"] += time.perf_counter() - t0
-            failed_meta.clear()
-            for p in complete:
-                stats.indexed += 1
-                stats.chunks += len(p.chunks)
-                stats.pages += int(p.meta.get("pages") or 0)  # type: ignore[call-overload]
-                yield FileIndexed(Path(str(p.meta["path"])), len(p.chunks), p.meta.get("pages"))  # type: ignore[arg-type]
-            pending.clear()
-
-        try:
-            for index, path in enumerate(files):
-                if cancel is not None and cancel.cancelled:
-                    cancelled = True
-                    break
-                yield FileStarted(path, index, total)
-                event = _prepare(path, catalog, embedder, chunk_tokens, chunk_overlap, stats)
-                files_done += 1
-                done_bytes += sizes.get(path, 0)
-                if isinstance(event, _Pending):
-                    pending.append(event)
-                elif isinstance(event, FileSkipped):
-                    stats.skipped += 1
-                    yield event
-                else:
-                    meta, reason = event
-                    yield fail(path, reason, meta)
-                if sum(len(p.chunks) for p in pending) >= batch_chunks:
-                    yield from flush()
-                    if cancelled:
-                        break
-                yield progress(path)
-            if pending or failed_meta:
-                yield from flush()  # after a cancel this writes only what is complete
-            if sync and not cancelled:
-                gone = [d.path for d in catalog.documents() if not d.path.exists()]
-                vectors.update(catalog.remove_documents(gone), ())
-                for p in gone:
-                    stats.removed += 1
-                    yield DocumentRemoved(p)
-        finally:
-            collection.save_vectors()
-
-    yield IngestFinished(
-        IngestSummary(
-            collection=collection.name,
-            indexed=stats.indexed,
-            skipped=stats.skipped,
-            failed=stats.failed,
-            removed=stats.removed,
-            chunks=stats.chunks,
-            pages=stats.pages,
-            seconds=time.monotonic() - started,
-            cancelled=cancelled,
-            failures=tuple(stats.failures),
-            timings=dict(stats.timings),
-        )
-    )
+        time.sleep(TICK_S)
+    yield IngestFinished(counters.summary(cancelled=cancelled))
 
 
-def _prepare(
-    path: Path,
-    catalog,  # type: ignore[no-untyped-def]
-    embedder,  # type: ignore[no-untyped-def]
+def _run(
+    collection: Collection,
+    found: Discovery,
+    counters: IngestCounters,
+    sync: bool,
+    cancel: CancelToken | None,
     chunk_tokens: int,
     chunk_overlap: int,
-    stats: _Stats,
-) -> _Pending | FileSkipped | tuple[dict[str, object], str]:
-    """Decide what to do with one file: skip it, or parse and chunk it, or say why it failed."""
-    meta: dict[str, object] = {"path": str(path), "kind": path.suffix.lower().lstrip(".")}
+    batch_chunks: int,
+) -> Generator[IngestEvent, None, bool]:
+    """The run proper, with the collection held; returns whether it was cancelled."""
+    catalog = collection.catalog
+    files = found.files
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-ingest")
+    reader: _Reader | None = None
+    cancelled = False
     try:
-        st = path.stat()
-        meta.update(size=st.st_size, mtime=st.st_mtime)
-        existing = catalog.document(path)
-        if (
-            existing is not None
-            and existing.status == "indexed"
-            and existing.size == st.st_size
-            and existing.mtime == st.st_mtime
-        ):
-            return FileSkipped(path, "unchanged")
-        digest = file_hash(path)
-        meta["content_hash"] = digest
-        if (
-            existing is not None
-            and existing.status == "indexed"
-            and existing.content_hash == digest
-        ):
-            catalog.touch(existing.id, mtime=st.st_mtime, size=st.st_size)
-            return FileSkipped(path, "unchanged")
-    except OSError as exc:
-        return (
-            meta,
-            f"Hearth cannot read this file: {exc.strerror or exc}. Check that it exists and that you may read it.",
+        yield counters.progress("loading", activity="Loading the embedding model…")
+        embedder = yield from _waiting(
+            counters,
+            collection.embedder,
+            pool,
+            stage="loading",
+            current=None,
+            activity=lambda s: f"Loading the embedding model… ({s:.0f} s)",
         )
-    try:
-        t0 = time.perf_counter()
-        doc: ParsedDocument = parse_file(path)
-        t1 = time.perf_counter()
-        chunks = chunk_document(
-            doc, tokenizer=embedder.tokenizer, max_tokens=chunk_tokens, overlap_tokens=chunk_overlap
+        if catalog.get_meta("embedding_dim") is None:
+            catalog.set_meta("embedding_dim", str(embedder.dim))
+        reader = _Reader(
+            collection,
+            counters,
+            tokenizer=embedder.tokenizer,
+            chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            pool=pool,
         )
-        stats.timings["parse"] += t1 - t0
-        stats.timings["chunk"] += time.perf_counter() - t1
-        meta.update(kind=doc.kind, title=doc.title, pages=doc.pages, text=doc.text)
-        if not chunks:
-            raise EmptyDocument(path, "This document contains no text to index.")
-    except DocumentError as exc:
-        return meta, exc.reason
-    except Exception as exc:  # a parser bug on one file must not stop a folder of a thousand
-        return meta, (
-            f"Hearth could not read this file ({type(exc).__name__}: {exc}). "
-            "It may be damaged or in a variant of the format Hearth does not handle."
-        )
-    return _Pending(meta=meta, chunks=chunks)
+        for problem in found.problems:
+            yield reader.record_failure(problem)
+        for index, path in enumerate(files):
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            yield FileStarted(path, index, len(files))
+            yield from reader.read(path)
+            yield counters.progress("reading", current=path, activity=f"Read {path.name}")
+        reader.close()
+        if not cancelled:
+            queue = EmbeddingQueue(collection, embedder, counters, batch_chunks=batch_chunks)
+            yield from queue.run(cancel)
+            cancelled = cancel is not None and cancel.cancelled
+        if sync and not cancelled:
+            gone = [d.path for d in catalog.documents() if not d.path.exists()]
+            collection.vectors().update(catalog.remove_documents(gone), ())
+            for p in gone:
+                counters.removed += 1
+                yield DocumentRemoved(p)
+    finally:
+        if reader is not None:
+            reader.close()
+        pool.shutdown(wait=False)
+        # Documents not embedded (a cancel, an error) are dropped: read again next time.
+        removed = catalog.drop_pending()
+        if reader is not None:  # the vector index is loaded (never load the model here)
+            collection.vectors().update(removed, ())
+            collection.save_vectors()
+    return cancelled

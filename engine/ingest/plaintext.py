@@ -11,99 +11,20 @@ charset-normalizer, preferring Windows-1252 among the Western single-byte look-a
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from engine.ingest.parse import DocumentBuilder, ParsedDocument, heading_label
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+from engine.ingest.document import (
+    DocumentBuilder,
+    DocumentPart,
+    ParsedDocument,
+    decode_bytes,
+    detect_encoding,
+    heading_label,
 )
-_BINARY_MAGIC = (
-    b"%PDF",
-    b"PK\x03\x04",
-    b"\xd0\xcf\x11\xe0",
-    b"\x89PNG",
-    b"\xff\xd8\xff",
-    b"GIF8",
-    b"\x1f\x8b",
-    b"\x7fELF",
-    b"BZh",
-    b"7z\xbc\xaf",
-    b"Rar!",
-)
-# Single-byte Western encodings that charset-normalizer cannot tell apart on short text
-# without language evidence; Windows-1252 is by far the most common of them in the wild.
-_WESTERN_LIST = (
-    "cp1250 cp1252 cp1257 cp775 cp437 cp850 cp858 latin_1 iso8859_15 iso8859_2 iso8859_3 "
-    "iso8859_4 iso8859_9 iso8859_10 iso8859_13 iso8859_14 iso8859_16 mac_roman mac_latin2 "
-    "mac_iceland mac_turkish hp_roman8"
-)
-_WESTERN_SINGLE_BYTE = frozenset(_WESTERN_LIST.split())
-_CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 27, 8}
-
-
-def looks_like_text(head: bytes) -> bool:
-    """Whether the first bytes of a file look like text in some encoding (not binary)."""
-    if not head:
-        return True
-    if any(head.startswith(bom) for bom, _ in _BOMS):
-        return True
-    if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
-        return False
-    controls = sum(1 for byte in head if byte in _CONTROL)
-    if controls > len(head) * 0.05:
-        return False
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return True
-    except UnicodeDecodeError:
-        pass
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:
-        return True  # no NULs, few control bytes: a legacy 8-bit encoding
-    return from_bytes(head).best() is not None
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode text of unknown encoding; returns (text, encoding). Never raises."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace"), encoding
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    encoding = _guess_single_byte(data)
-    return data.decode(encoding, errors="replace"), encoding
-
-
-def _guess_single_byte(data: bytes) -> str:
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:
-        return "cp1252"
-    matches = from_bytes(data[:1_000_000])
-    best = matches.best()
-    if best is None:
-        return "cp1252"
-    if best.encoding in _WESTERN_SINGLE_BYTE:
-        near = {m.encoding for m in matches if m.chaos <= best.chaos + 0.01}
-        if best.coherence == 0 or "cp1252" in near:
-            try:
-                data.decode("cp1252")
-                return "cp1252"
-            except UnicodeDecodeError:
-                pass
-    return best.encoding
 
 
 def read_source(path: Path) -> str:
@@ -127,10 +48,8 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def read_text(path: Path) -> ParsedDocument:
+def _add_text(builder: DocumentBuilder, text: str) -> None:
     """Plain text: paragraphs split at blank lines; setext-style underlined lines are headings."""
-    text = read_source(path)
-    builder = DocumentBuilder(source=text)
     for start, end in _paragraph_spans(text):
         lines = text[start:end].split("\n")
         if len(lines) == 2 and len(lines[1].strip()) >= 3 and _UNDERLINE.match(lines[1].strip()):
@@ -138,15 +57,25 @@ def read_text(path: Path) -> ParsedDocument:
             builder.add_span(start, start + len(lines[0]), kind="heading", level=level)
         else:
             builder.add_span(start, end)
+
+
+def _add_code(builder: DocumentBuilder, text: str) -> None:
+    """Source code and configuration: blocks split at blank lines, kept verbatim."""
+    for start, end in _paragraph_spans(text):
+        builder.add_span(start, end, kind="code")
+
+
+def read_text(path: Path) -> ParsedDocument:
+    text = read_source(path)
+    builder = DocumentBuilder(source=text)
+    _add_text(builder, text)
     return builder.finish(path, kind="text", title=None, pages=None)
 
 
 def read_code(path: Path) -> ParsedDocument:
-    """Source code and configuration: blocks split at blank lines, kept verbatim."""
     text = read_source(path)
     builder = DocumentBuilder(source=text)
-    for start, end in _paragraph_spans(text):
-        builder.add_span(start, end, kind="code")
+    _add_code(builder, text)
     return builder.finish(path, kind="code", title=None, pages=None)
 
 
@@ -166,14 +95,14 @@ _BLOCK_KIND = {
 }
 
 
-def read_markdown(path: Path) -> ParsedDocument:
-    """Markdown through markdown-it's block map: each top-level block is an exact source span."""
+def _add_markdown(builder: DocumentBuilder, text: str, *, front_matter: bool = True) -> str | None:
+    """Markdown through markdown-it's block map: each top-level block is an exact source span.
+    Returns the front matter's title, if there is one."""
     from markdown_it import MarkdownIt
 
-    text = read_source(path)
     title = None
     parse_text = text
-    front = _FRONT_MATTER.match(text)
+    front = _FRONT_MATTER.match(text) if front_matter else None
     if front:
         found = _FRONT_TITLE.search(front.group(1))
         if found:
@@ -186,7 +115,6 @@ def read_markdown(path: Path) -> ParsedDocument:
     def offset(line: int) -> int:
         return line_starts[line] if line < len(line_starts) else len(text)
 
-    builder = DocumentBuilder(source=text)
     tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(parse_text)
     for i, token in enumerate(tokens):
         if token.level != 0 or token.map is None:
@@ -202,6 +130,13 @@ def read_markdown(path: Path) -> ParsedDocument:
             )
         elif token.type in _BLOCK_KIND:
             builder.add_span(start, end, kind=_BLOCK_KIND[token.type])
+    return title
+
+
+def read_markdown(path: Path) -> ParsedDocument:
+    text = read_source(path)
+    builder = DocumentBuilder(source=text)
+    title = _add_markdown(builder, text)
     return builder.finish(path, kind="markdown", title=title, pages=None)
 
 
@@ -255,3 +190,88 @@ def _sniff_delimiter(sample: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
+
+
+# --- large files, as a stream ------------------------------------------------------------------
+
+STREAM_BYTES = 8 * 2**20
+"""Text, Markdown and code files above this size are read and chunked part by part, so memory
+stays bounded whatever their size (a whole-file parse of 50 MB of Markdown takes gigabytes)."""
+
+STREAMABLE_KINDS = frozenset({"text", "markdown", "code"})
+
+PART_CHARS = 1 << 20
+"""About this many characters per part; a part ends at a blank line (outside code fences)."""
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _cut(text: str, *, markdown: bool) -> int:
+    """Where a part may end: just after the last blank line (outside a Markdown code fence,
+    so a fence is never split); 0 when there is none."""
+    if not markdown:
+        at = text.rfind("\n\n")
+        return at + 2 if at >= 0 else 0
+    cut, pos, fence = 0, 0, ""
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        found = _FENCE.match(line)
+        if fence:
+            if found and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence):
+                fence = ""
+        elif found:
+            fence = found.group(1)
+        elif not line.strip() and line.endswith("\n"):
+            cut = pos
+    return cut if pos == len(text) else 0
+
+
+def _parts(path: Path, *, markdown: bool) -> Iterator[tuple[str, int, int]]:
+    """The file's text in parts of about `PART_CHARS`: (text, bytes read, bytes in all)."""
+    total = path.stat().st_size
+    with open(path, "rb") as raw:
+        encoding = detect_encoding(raw.read(1 << 16))
+        raw.seek(0)
+        # newline=None turns \r\n and \r into \n, even across reads, as read_source does.
+        f = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=None)
+        carry = ""
+        while True:
+            block = f.read(PART_CHARS)
+            buffer = carry + block.replace("\x00", "")
+            if not block:
+                if buffer:
+                    yield buffer, total, total
+                return
+            cut = _cut(buffer, markdown=markdown)
+            if cut == 0 and len(buffer) > 4 * PART_CHARS:
+                cut = buffer.rfind("\n") + 1 or len(buffer)  # no blank line for megabytes
+            if cut == 0:
+                carry = buffer
+                continue
+            yield buffer[:cut], min(raw.tell(), total), total
+            carry = buffer[cut:]
+
+
+def stream_document(path: Path, kind: str) -> Iterator[DocumentPart]:
+    """Read a large text, Markdown or code file part by part (see `STREAM_BYTES`).
+
+    The parts' texts joined are exactly the text `read_text`/`read_markdown`/`read_code`
+    give; headings stay open from one part to the next.
+    """
+    if kind not in STREAMABLE_KINDS:
+        raise ValueError(f"cannot stream kind {kind!r}")
+    headings: tuple[tuple[int, str], ...] = ()
+    offset = 0
+    title = None
+    for number, (text, done, total) in enumerate(_parts(path, markdown=kind == "markdown")):
+        builder = DocumentBuilder(source=text, headings=headings)
+        if kind == "markdown":
+            title = _add_markdown(builder, text, front_matter=number == 0) or title
+        elif kind == "code":
+            _add_code(builder, text)
+        else:
+            _add_text(builder, text)
+        headings = builder.open_headings
+        doc = builder.finish(path, kind=kind, title=title, pages=None)
+        yield DocumentPart(doc=doc, offset=offset, bytes_read=done, bytes_total=total)
+        offset += len(text)

@@ -7,6 +7,7 @@ example one Hearth fine-tuned); chat loads the base once and switches the adapte
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from engine.llm.gguf_info import check_adapter_fits, decide_kind, read_gguf_info
 
 REGISTRY_FILE = "models.json"
 _NAME_OK = re.compile(r"^[^\x00-\x1f/\\]{1,120}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ class ModelInfo:
     sampling: dict[str, float] = field(default_factory=dict)
     """Sampling recommended by the GGUF (`general.sampling.*`): top_k, top_p, min_p,
     temperature, repeat_penalty, repeat_last_n; empty when it carries none."""
+    # --- a model behind a remote OpenAI-compatible server (engine/llm/remote.py) ---
+    url: str | None = None
+    """Base URL of the server's API (`http://host:port/v1`); None for a local GGUF file."""
+    remote_model: str | None = None
+    """Model id to ask the server for; None: the first model the server lists."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the server's API key (never the key itself)."""
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +96,9 @@ class ModelInfo:
             "kind": self.kind,
             "kind_reason": self.kind_reason,
             "sampling": dict(self.sampling),
+            "url": self.url,
+            "remote_model": self.remote_model,
+            "api_key_env": self.api_key_env,
         }
 
     @classmethod
@@ -118,6 +134,9 @@ class ModelInfo:
             kind=str(kind),
             kind_reason=str(reason or ""),
             sampling=dict(raw.get("sampling") or {}),
+            url=raw.get("url") or None,
+            remote_model=raw.get("remote_model") or None,
+            api_key_env=raw.get("api_key_env") or None,
         )
 
 
@@ -317,6 +336,58 @@ class ModelRegistry:
             self._save(models)
             return entry
 
+    # --- remote endpoints ---------------------------------------------------------------------
+
+    def add_remote(
+        self,
+        name: str,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        context_length: int = 0,
+    ) -> ModelInfo:
+        """Register a chat model served by an OpenAI-compatible server at `url` (…/v1).
+
+        Only the name of the environment variable that holds the API key is stored, so the
+        key never lands in Hearth's files.
+        """
+        url = check_remote_url(url)
+        if api_key_env is not None and not _ENV_NAME.match(api_key_env):
+            raise ModelError(
+                f"'{api_key_env}' is not an environment variable name. Give the variable's "
+                "name (such as MY_SERVER_KEY), not the key itself."
+            )
+        with self._lock:
+            models = self._load()
+            final = self._check_name(name)
+            if final in {m.name for m in models}:
+                raise ModelError(
+                    f"A model named '{final}' is already installed. Choose another name, "
+                    f"or remove it first with `hearth models remove {final}`."
+                )
+            entry = ModelInfo(
+                name=final,
+                path=Path(),
+                size_bytes=0,
+                architecture="remote",
+                parameters=None,
+                quantization="",
+                context_length=max(0, int(context_length)),
+                chat_template=None,
+                added_at=_now(),
+                url=url,
+                remote_model=model or None,
+                api_key_env=api_key_env or None,
+            )
+            models.append(entry)
+            self._save(models)
+            return entry
+
+    def endpoints(self) -> builtins.list[ModelInfo]:
+        """The remote models: every address outside this computer Hearth may talk to."""
+        return [m for m in self.list() if m.is_remote]
+
     def remove(self, name: str) -> None:
         """Forget a model (and, for a base, the adapters on it); the files stay on disk."""
         target = self.get(name)
@@ -324,3 +395,22 @@ class ModelRegistry:
             models = self._load()
             kept = [m for m in models if m.name != target.name and m.base != target.name]
             self._save(kept)
+
+
+def check_remote_url(url: str) -> str:
+    """`url` normalised (no trailing slash) if it is an http(s) address with a host."""
+    from urllib.parse import urlsplit
+
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelError(
+            f"'{url}' is not a server address. Give the API's base URL, such as "
+            "http://192.168.1.20:8080/v1 (llama.cpp's llama-server) or http://gpu-box:8000/v1 "
+            "(vLLM)."
+        )
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise ModelError(f"The port in '{url}' is not a number.") from e
+    return url

@@ -1,8 +1,12 @@
-"""Hybrid retrieval: FAISS over embeddings and SQLite FTS5 bm25, fused by reciprocal rank.
+"""Hybrid retrieval: FAISS over embeddings and SQLite FTS5 bm25, combined page by page.
 
 Dense retrieval finds passages that mean the same thing in other words; keyword retrieval
-finds exact names, codes and rare terms that embeddings blur. Reciprocal-rank fusion needs no
-score calibration between the two and usually beats either alone.
+finds exact names, codes and rare terms that embeddings blur. Pages, not chunks, are ranked:
+a page is what a user opens and a citation names, and evidence from two chunks of one page
+adds up. A page's score is its best cosine similarity plus a small weight times its best
+bm25 relative to the question's best. On real manuals this ranked better than reciprocal-rank
+fusion of the chunk lists, which lets a mediocre keyword match outrank a strong dense one
+(bench/retrieval.py; bench/README.md has the figures).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import numpy as np
 from engine.events import Hit
 from engine.index.collection import Collection
 
-RRF_K = 60
-"""The usual reciprocal-rank constant: damps the influence of the very top ranks."""
+CANDIDATES = 100
+"""Chunks taken from each retriever before pages are ranked."""
 
-CANDIDATES = 50
-"""Candidates taken from each retriever before fusion."""
+KEYWORD_WEIGHT = 0.2
+"""Weight of the relative bm25 (0..1) against cosine similarity (typically 0.2..0.8 for
+all-MiniLM-L6-v2): enough to lift a page that has the question's rare terms among pages of
+similar meaning, not enough to let a keyword match outrank a clearly better dense match."""
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -89,17 +95,47 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def fuse(rankings: list[list[int]], *, k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of several rankings of ids, best first."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
-    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+def rank_pages(
+    dense: list[tuple[int, float]],
+    keyword: list[tuple[int, float]],
+    unit_of: dict[int, tuple[int, int]],
+) -> list[tuple[tuple[int, int], float, int]]:
+    """Pages ranked by their evidence: (page key, score, best chunk id), best first.
+
+    A page scores its best chunk's cosine similarity plus `KEYWORD_WEIGHT` times its best
+    bm25 relative to the question's best bm25 (so 1.0 for the page with the best keyword
+    match). Pages found by keywords alone take the lowest similarity seen as their dense
+    part. The page's passage is its chunk with the best combined score of its own.
+    """
+    floor = dense[-1][1] if dense else 0.0
+    sims = dict(dense)
+    top = -keyword[0][1] if keyword else 0.0
+    # FTS5's bm25 is negative, best first; relative to the best it falls in (0, 1].
+    rel = {i: (s / -top if top > 0 else 0.0) for i, s in keyword}
+    best_sim: dict[tuple[int, int], float] = {}
+    best_kw: dict[tuple[int, int], float] = {}
+    passage: dict[tuple[int, int], tuple[float, int]] = {}
+    for i in sims.keys() | rel.keys():
+        unit = unit_of.get(i)
+        if unit is None:  # a chunk removed since the ranking was made
+            continue
+        sim, kw = sims.get(i, floor), rel.get(i, 0.0)
+        best_sim[unit] = max(best_sim.get(unit, floor), sim)
+        best_kw[unit] = max(best_kw.get(unit, 0.0), kw)
+        combined = sim + KEYWORD_WEIGHT * kw
+        if unit not in passage or combined > passage[unit][0]:
+            passage[unit] = (combined, i)
+    ranked = [
+        (unit, best_sim[unit] + KEYWORD_WEIGHT * best_kw[unit], passage[unit][1])
+        for unit in passage
+    ]
+    ranked.sort(key=lambda r: r[1], reverse=True)
+    return ranked
 
 
 def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
-    """The k passages of the collection that best answer `query`, best first."""
+    """The k pages of the collection that best answer `query`, best first, each with the
+    passage of it that answers best."""
     query = query.strip()
     if not query or k <= 0:
         return []
@@ -107,7 +143,7 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     if vectors.size == 0:
         return []
     embedder = collection.embedder()
-    n = max(CANDIDATES, k)
+    n = max(CANDIDATES, 2 * k)
 
     def dense_search() -> tuple[np.ndarray, list[tuple[int, float]]]:
         qvec = embedder.embed_query(query)
@@ -118,20 +154,21 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     terms = select_terms(collection, query_words(query), vectors.size)
     keyword = collection.catalog.keyword_search(keyword_query(terms), n)
     qvec, dense = dense_future.result()
-    fused = fuse([[i for i, _ in dense], [i for i, _ in keyword]])[:k]
-    ids = [i for i, _ in fused]
-    records = collection.catalog.chunks(ids)
-    ids = [i for i in ids if i in records]  # a chunk removed since the ranking was made
+    records = collection.catalog.chunks(list({i for i, _ in dense} | {i for i, _ in keyword}))
+    # A page is the unit a user opens and a citation names; a format without pages makes
+    # each passage its own unit.
+    unit_of = {i: (r.document_id, r.page if r.page is not None else -i) for i, r in records.items()}
+    ranked = rank_pages(dense, keyword, unit_of)[:k]
+    ids = [i for _, _, i in ranked]
     sims = collection.catalog.embeddings(ids, vectors.dim) @ qvec if ids else np.zeros(0)
-    fused_scores = dict(fused)
     hits = []
-    for i, sim in zip(ids, sims, strict=True):
+    for (_, score, i), sim in zip(ranked, sims, strict=True):
         rec = records[i]
         hits.append(
             Hit(
                 file=rec.path,
                 page=rec.page,
-                score=round(fused_scores[i], 6),
+                score=round(score, 6),
                 text=rec.text,
                 chunk_id=rec.id,
                 document_id=rec.document_id,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.index.catalog import Catalog, NewChunk
+from engine.index.catalog import Catalog, Counts, DocumentRow, NewChunk
 from engine.index.vectors import VectorIndex
-from engine.retrieval.search import fuse, keyword_query, query_words
+from engine.retrieval.search import keyword_query, query_words
 
 DIM = 8
 
@@ -20,8 +20,8 @@ def _vec(seed: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _doc(path: str, texts: list[str], seed: int = 0) -> tuple[dict[str, object], list[NewChunk]]:
-    meta = {"path": path, "title": Path(path).stem, "kind": "text", "text": " ".join(texts)}
+def _doc(path: str, texts: list[str], seed: int = 0) -> tuple[DocumentRow, list[NewChunk]]:
+    meta = DocumentRow(path=Path(path), title=Path(path).stem, kind="text", text=" ".join(texts))
     chunks = [
         NewChunk(text=t, heading="Intro", page=None, start=0, end=len(t), embedding=_vec(seed + i))
         for i, t in enumerate(texts)
@@ -33,7 +33,7 @@ def test_write_replace_and_remove_keep_fts_and_counts_in_step(tmp_path: Path) ->
     cat = Catalog(tmp_path / "c.sqlite")
     removed, added = cat.write_batch([_doc("/a.txt", ["alpha beta", "gamma delta"])])
     assert removed == [] and len(added) == 2
-    assert cat.counts() == {"indexed": 1, "failed": 0, "chunks": 2}
+    assert cat.counts() == Counts(indexed=1, chunks=2, embedded=2)
     assert [i for i, _ in cat.keyword_search('"gamma"', 10)] == [added[1][0]]
 
     # Re-writing the same path replaces the document whole.
@@ -42,13 +42,13 @@ def test_write_replace_and_remove_keep_fts_and_counts_in_step(tmp_path: Path) ->
     assert cat.keyword_search('"gamma"', 10) == []
     assert len(cat.keyword_search('"epsilon"', 10)) == 1
 
-    cat.write_batch([], failed=[{"path": "/bad.pdf", "error": "This PDF is damaged."}])
+    cat.write_batch([], failed=[DocumentRow(path=Path("/bad.pdf"), error="This PDF is damaged.")])
     docs = {d.path.name: d for d in cat.documents()}
     assert docs["bad.pdf"].status == "failed" and docs["bad.pdf"].error == "This PDF is damaged."
 
     gone = cat.remove_documents([Path("/a.txt")])
     assert gone == [added2[0][0]]
-    assert cat.counts() == {"indexed": 0, "failed": 1, "chunks": 0}
+    assert cat.counts() == Counts(failed=1)
     assert cat.keyword_search('"epsilon"', 10) == []
 
 
@@ -58,7 +58,9 @@ def test_failed_batch_rolls_back_completely(tmp_path: Path) -> None:
     version = cat.vectors_version
     bad = NewChunk(text=None, heading="", page=None, start=0, end=0, embedding=_vec(1))  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError):
-        cat.write_batch([_doc("/new.txt", ["fine"]), ({"path": "/broken.txt"}, [bad])])
+        cat.write_batch(
+            [_doc("/new.txt", ["fine"]), (DocumentRow(path=Path("/broken.txt")), [bad])]
+        )
     assert [d.path.name for d in cat.documents()] == ["keep.txt"]
     assert cat.vectors_version == version
 
@@ -109,14 +111,6 @@ def test_term_document_counts_use_the_index_stemming(tmp_path: Path) -> None:
     cat.write_batch([_doc("/a.txt", ["charging the batteries", "battery settings", "other"])])
     counts = cat.term_document_counts(["battery", "batteries", "setting", "absent"])
     assert counts == {"battery": 2, "batteries": 2, "setting": 1, "absent": 0}
-
-
-def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = fuse([[1, 2, 3], [3, 1, 4]])
-    order = [i for i, _ in fused]
-    assert order[0] == 1  # ranked high by both
-    assert set(order) == {1, 2, 3, 4}
-    assert order.index(3) < order.index(2)
 
 
 def test_large_collections_search_only_discriminating_words(tmp_path: Path) -> None:

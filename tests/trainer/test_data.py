@@ -326,3 +326,22 @@ def test_split_keeps_both_sides() -> None:
     train, held = data.split(100, eval_fraction=0.5, max_eval=10, seed=0)
     assert len(held) == 10 and len(train) == 90 and not set(train) & set(held)
     assert data.split(5, eval_fraction=0.0, max_eval=10, seed=0) == ([0, 1, 2, 3, 4], [])
+
+
+def test_screening_says_which_step_dropped_each_example(tmp_path: Path) -> None:
+    """The text steps the wizard previews and the run applies: one function, one verdict each."""
+    rows = [
+        {"instruction": "what is the pump setting", "response": "the pump setting is 4"},
+        {"instruction": "what is the valve code", "response": "  "},
+        {"instruction": "what is the pump setting", "response": "the pump setting is 4"},
+        {"instruction": "?", "response": "the filter value is 2"},
+        {"instruction": "what is the heater number", "response": "the heater number is 7"},
+    ]
+    examples = data.load_dataset(write_jsonl(tmp_path / "d.jsonl", rows))
+    items = list(data.screen(examples, min_chars=2, max_chars=400))
+    stages = [i.stage for i in items if isinstance(i, Prepare)]
+    assert stages == list(data.SCREENING_STAGES)
+    result = items[-1]
+    assert isinstance(result, data.Screened)
+    assert result.dropped_by == [None, "empty", "duplicates", "length", None]
+    assert [ex.line for ex in result.kept] == [1, 5]

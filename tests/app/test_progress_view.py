@@ -1,0 +1,43 @@
+"""The indexing panel shows what the engine is doing, also while it waits or reads one big file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.models import IngestModel
+from app.progress_view import IngestPanel
+from engine.events import FileStarted, IngestProgress, IngestStarted
+
+
+def _progress(stage: str, activity: str, *, done: int = 0) -> IngestProgress:
+    return IngestProgress(
+        files_done=done,
+        files_total=2,
+        chunks_done=0,
+        elapsed_s=1.0,
+        chunks_per_s=0.0,
+        eta_s=None,
+        current=Path("/docs/big.md") if stage != "waiting" else None,
+        stage=stage,
+        activity=activity,
+    )
+
+
+def test_panel_shows_waiting_and_progress_inside_a_file(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = IngestModel()
+    panel = IngestPanel(model)
+    qtbot.addWidget(panel)
+    model.begin("Home", "Indexing")
+    model.handle(IngestStarted("Home", 2))
+    model.handle(_progress("waiting", "Waiting for another indexing run into “Home” to finish"))
+    assert panel.activity.text().startswith("Waiting for another indexing run")
+    assert not panel.activity.isHidden()
+    assert panel.bar.maximum() == 0  # a busy indicator, not a bar stuck at 0 %
+
+    model.handle(FileStarted(Path("/docs/big.md"), 0, 2))
+    model.handle(_progress("reading", "Reading big.md: 12 of 50 MB"))
+    assert panel.activity.text() == "Reading big.md: 12 of 50 MB"
+    assert model.files("reading") == [Path("/docs/big.md")]  # not "embedding" while read
+    model.handle(_progress("embedding", "Embedding: 40 of 900 passages"))
+    assert model.files("embedding") == [Path("/docs/big.md")]
+    assert panel.bar.maximum() == 1000

@@ -1,0 +1,38 @@
+"""Ranking pages from dense and keyword candidates (engine/retrieval/search.py)."""
+
+from __future__ import annotations
+
+from engine.retrieval.search import KEYWORD_WEIGHT, rank_pages
+
+# chunk id -> (document id, page)
+UNITS = {1: (1, 1), 2: (1, 1), 3: (1, 2), 4: (2, 1), 5: (2, 2)}
+
+
+def test_evidence_from_two_chunks_of_a_page_adds_up() -> None:
+    # Page (1, 1): one chunk means the question, another has its rare words.
+    dense = [(3, 0.62), (1, 0.60), (4, 0.40)]
+    keyword = [(2, -8.0), (4, -2.0)]
+    ranked = rank_pages(dense, keyword, UNITS)
+    assert [unit for unit, _, _ in ranked][:2] == [(1, 1), (1, 2)]
+    assert ranked[0][1] == 0.60 + KEYWORD_WEIGHT * 1.0
+
+
+def test_a_keyword_match_alone_does_not_outrank_a_clearly_better_meaning() -> None:
+    dense = [(3, 0.80), (4, 0.30)]
+    keyword = [(5, -9.0)]
+    ranked = rank_pages(dense, keyword, UNITS)
+    assert ranked[0][0] == (1, 2)
+    # The keyword-only page takes the lowest similarity seen as its dense part.
+    assert dict((u, s) for u, s, _ in ranked)[(2, 2)] == 0.30 + KEYWORD_WEIGHT
+
+
+def test_the_passage_of_a_page_is_its_best_chunk() -> None:
+    dense = [(1, 0.50), (2, 0.45)]
+    keyword = [(2, -5.0)]
+    ranked = rank_pages(dense, keyword, UNITS)
+    assert len(ranked) == 1
+    assert ranked[0][2] == 2  # 0.45 + weight beats 0.50 alone
+
+
+def test_chunks_removed_since_the_ranking_are_left_out() -> None:
+    assert rank_pages([(9, 0.9), (1, 0.5)], [], UNITS) == [((1, 1), 0.5, 1)]
