@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.events import CancelToken, FileIndexed
 from engine.facade import Hearth
-from engine.index.catalog import NewChunk
+from engine.index.catalog import DocumentRow, NewChunk
 from engine.watch import DEBOUNCE_S, FolderState, changes
 
 
@@ -50,7 +50,7 @@ def record(h: Hearth, name: str, paths: list[Path]) -> None:
     batch = []
     for p in paths:
         st = p.stat()
-        meta = {"path": str(p), "kind": "markdown", "size": st.st_size, "mtime": st.st_mtime}
+        meta = DocumentRow(path=p, kind="markdown", size=st.st_size, mtime=st.st_mtime)
         batch.append((meta, [NewChunk(p.read_text(), "", None, 0, 10, vec)]))
         if len(batch) == 1000:
             coll.catalog.write_batch(batch)
@@ -59,7 +59,7 @@ def record(h: Hearth, name: str, paths: list[Path]) -> None:
     coll.drop_vectors()  # rebuilt from the catalogue on first use
 
 
-def watch_until(h: Hearth, predicate, *, limit_s: float = 300.0) -> tuple[float, list[object]]:  # type: ignore[no-untyped-def]
+def watch_until(h: Hearth, predicate, *, limit_s: float = 300.0) -> tuple[float, list[object]]:
     token = CancelToken()
     events: list[object] = []
     t0 = time.perf_counter()

@@ -46,7 +46,7 @@ def recall(truth: Counter[str], found: Counter[str]) -> float:
     return sum(min(n, found[w]) for w, n in truth.items()) / total if total else 1.0
 
 
-def open_source(path: Path):  # type: ignore[no-untyped-def]
+def open_source(path: Path):
     import pymupdf
 
     if path.suffix == ".gz":

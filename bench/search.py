@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.corpus import Corpus
 from engine.facade import Hearth
-from engine.index.catalog import NewChunk
+from engine.index.catalog import DocumentRow, NewChunk
 
 
 def build(h: Hearth, name: str, n_chunks: int, dim: int, seed: int = 0) -> None:
@@ -38,13 +38,13 @@ def build(h: Hearth, name: str, n_chunks: int, dim: int, seed: int = 0) -> None:
         for i in range(n):
             text = corpus.paragraph()
             chunks.append(NewChunk(text, corpus.heading(), 1 + i // 3, 0, len(text), vecs[i]))
-        meta = {
-            "path": f"/bench/doc-{d // per_doc:04d}.pdf",
-            "title": f"Doc {d}",
-            "kind": "pdf",
-            "pages": per_doc // 3,
-            "text": "",
-        }
+        meta = DocumentRow(
+            path=Path(f"/bench/doc-{d // per_doc:04d}.pdf"),
+            title=f"Doc {d}",
+            kind="pdf",
+            pages=per_doc // 3,
+            text="",
+        )
         coll.catalog.write_batch([(meta, chunks)])
     coll.vectors()
     coll.save_vectors()

@@ -500,7 +500,7 @@ def _read_scanned_pages(
     if not ocr_available():
         return False
     pdfs = []
-    for path in discover(targets)[0]:
+    for path in discover(targets).files:
         if path.suffix.lower() != ".pdf":
             continue
         known = coll.catalog.document(path)

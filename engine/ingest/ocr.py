@@ -175,7 +175,7 @@ def cached(key: str, number: int) -> OcrPage | None:
         return None
     blocks = [[(str(t), float(s)) for t, s in b] for b in json.loads(row[0])]
     words = [tuple(w) for w in json.loads(row[1])]
-    return OcrPage(blocks=blocks, words=words)  # type: ignore[arg-type]
+    return OcrPage(blocks=blocks, words=words)
 
 
 def store(key: str, number: int, page: OcrPage, seconds: float) -> None:

@@ -252,7 +252,7 @@ class RemoteModel:
             try:
                 stream = self._client.chat.completions.create(
                     model=self.model_id(),
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     max_tokens=max(1, int(max_tokens)),
                     temperature=float(temperature),
                     stop=[s for s in (stop or []) if s] or None,

@@ -12,7 +12,7 @@ WAIT_MS = 120_000
 
 def test_a_dropped_folder_is_linked_and_kept_in_sync(
     open_window, qtbot, tmp_path: Path, shot
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     folder = tmp_path / "household"
     folder.mkdir()
     make_markdown(folder / "boiler.md", "# Boiler\n\nServiced every autumn.\n")

@@ -18,7 +18,7 @@ from engine.ingest import ocr
 )
 def test_a_scanned_page_opens_with_the_passage_highlighted(
     qtbot, tmp_path: Path, hearth_home: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path = make_scanned_pdf(
         tmp_path / "lease.pdf",
         [

@@ -27,7 +27,7 @@ def test_settings_switch_serves_the_api_on_the_model_lane(
     open_window,
     qtbot,
     tiny_gguf: Path,
-    shot,  # type: ignore[no-untyped-def]
+    shot,
 ) -> None:
     window = open_window()
     window.hearth.add_model(tiny_gguf, name="tiny")
@@ -79,7 +79,7 @@ def test_settings_switch_serves_the_api_on_the_model_lane(
     dialog.reject()
 
 
-def test_add_remote_from_the_models_dialog(open_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_add_remote_from_the_models_dialog(open_window, qtbot) -> None:
     window = open_window()
     models = ModelsDialog(window.models, window)
     remote = RemoteModelDialog(window.models, models)

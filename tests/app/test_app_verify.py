@@ -39,7 +39,7 @@ ANSWER = (
 )
 
 
-def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:  # type: ignore[no-untyped-def]
+def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:
     body = window.chat.view.widgets[row].body
     doc = body.document()
     block = doc.begin()
@@ -62,7 +62,7 @@ def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:  # type
     raise AssertionError(f"no link {href} in: {body.toPlainText()[:200]}")
 
 
-def test_checked_sentences_are_marked_and_open_their_passage(  # type: ignore[no-untyped-def]
+def test_checked_sentences_are_marked_and_open_their_passage(
     open_window, qtbot, tmp_path: Path, shot
 ) -> None:
     manual = make_pdf(tmp_path / "espresso-manual.pdf", PAGES, title="Espresso manual")
@@ -134,7 +134,7 @@ def test_checked_sentences_are_marked_and_open_their_passage(  # type: ignore[no
     shot(viewer, "chat-verdicts-passage")
 
 
-def _cursor_at(body, position: int) -> QTextCursor:  # type: ignore[no-untyped-def]
+def _cursor_at(body, position: int) -> QTextCursor:
     cursor = QTextCursor(body.document())
     cursor.setPosition(position + 1)
     return cursor
@@ -152,7 +152,7 @@ def _smollm2() -> Path | None:
 
 
 @pytest.mark.slow
-def test_a_real_models_answer_shows_its_verdicts(open_window, qtbot, shot) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_models_answer_shows_its_verdicts(open_window, qtbot, shot) -> None:
     """SmolLM2-135M-Instruct answers from a real manual page; the chat shows the verdicts."""
     gguf = _smollm2()
     if gguf is None or not HANDBOOK_PAGE.exists():

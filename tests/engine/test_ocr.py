@@ -73,8 +73,11 @@ def test_a_scanned_pdf_answers_a_search_on_its_page(tmp_path: Path, hearth_home:
         assert hits and hits[0].file == path and hits[0].page == 2
         # The viewer highlights from these: the words of the passage with their rectangles.
         boxes = h.page_words(path, 2)
-        assert any(w[4].casefold().startswith("boiler") for w in boxes)
-        assert all(0 <= w[0] < w[2] <= 612 and 0 <= w[1] < w[3] <= 842 for w in boxes)
+        assert any(str(w[4]).casefold().startswith("boiler") for w in boxes)
+        assert all(
+            0 <= float(w[0]) < float(w[2]) <= 612 and 0 <= float(w[1]) < float(w[3]) <= 842  # type: ignore[arg-type]
+            for w in boxes
+        )
         assert h.page_words(path, 1) == []  # a text page needs no OCR words
 
 

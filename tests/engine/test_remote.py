@@ -17,6 +17,7 @@ import pytest
 from support import netguard
 from support.documents import make_pdf
 
+from engine.chat.answer import Turn
 from engine.cli import main
 from engine.errors import ModelError
 from engine.events import AnswerFinished, Retrieved, Token
@@ -225,9 +226,7 @@ def test_ask_through_the_server_streams_and_cites(
     assert next(e for e in again if isinstance(e, AnswerFinished)).answer.text
 
 
-def _turns(question: str, answer: str) -> list[object]:
-    from engine.chat.answer import Turn
-
+def _turns(question: str, answer: str) -> list[Turn]:
     return [Turn("user", question), Turn("assistant", answer)]
 
 

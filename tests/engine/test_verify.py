@@ -241,7 +241,7 @@ class ScriptedModel:
     def count_chat_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
-    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):  # type: ignore[no-untyped-def]
+    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):
         self.prompts.append(messages)
         if len(self.prompts) == 1:
             yield from self.reply
@@ -263,7 +263,7 @@ def test_the_finished_answer_carries_its_checked_sentences(embedder: Embedder) -
         answer_question(
             "How do I clear E4?",
             hits=SOURCES,
-            model=model,  # type: ignore[arg-type]
+            model=model,
             settings=Settings(passages=3),
             encoder=embedder,
         )
@@ -290,7 +290,7 @@ def test_an_unsupported_answer_is_kept_but_marked_not_in_the_documents(
         answer_question(
             "How do I store beans?",
             hits=SOURCES,
-            model=ScriptedModel([reply]),  # type: ignore[arg-type]
+            model=ScriptedModel([reply]),
             settings=Settings(passages=3),
             encoder=embedder,
         )
@@ -306,7 +306,7 @@ def test_the_chat_models_second_opinion_can_take_support_away(embedder: Embedder
         answer_question(
             "How do I clear E4?",
             hits=SOURCES,
-            model=model,  # type: ignore[arg-type]
+            model=model,
             settings=Settings(passages=3, verify_with_model=True),
             encoder=embedder,
         )

@@ -273,6 +273,7 @@ def test_preparation_steps_report_their_counts(tokenizer, tmp_path: Path) -> Non
             seed=1,
         )
     )[-1]
+    assert isinstance(again, data.PreparedData)
     assert [t.line for t in again.eval] == [t.line for t in prepared.eval]
 
 

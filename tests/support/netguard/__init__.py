@@ -110,7 +110,7 @@ def install() -> None:
         _check(address, self.family)
         return real_connect_ex(self, address)  # type: ignore[arg-type]
 
-    def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def getaddrinfo(host, *args, **kwargs):
         if _configured_host(host):
             results = real_getaddrinfo(host, *args, **kwargs)
             for *_, sockaddr in results:
