@@ -104,7 +104,9 @@ class ModelInfo:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ModelInfo:
         kind, reason = raw.get("kind"), raw.get("kind_reason")
-        if kind not in ("instruct", "base"):  # an entry written before kinds were recorded
+        if kind not in ("instruct", "base") and raw.get("url"):
+            kind, reason = "instruct", "a chat server answers for it"
+        elif kind not in ("instruct", "base"):  # an entry written before kinds were recorded
             details = raw.get("details") or {}
             kind, reason = decide_kind(
                 chat_template=raw.get("chat_template"),
@@ -379,6 +381,8 @@ class ModelRegistry:
                 url=url,
                 remote_model=model or None,
                 api_key_env=api_key_env or None,
+                kind="instruct",
+                kind_reason="a chat server answers for it",
             )
             models.append(entry)
             self._save(models)

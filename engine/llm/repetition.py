@@ -14,6 +14,7 @@ from dataclasses import dataclass
 REPETITION_NOTE = "The model started repeating itself — answer cut."
 
 _WORD = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -30,7 +31,9 @@ class Loop:
 class RepetitionGuard:
     """Feed it the streamed text piece by piece; `check` reports a loop once one shows.
 
-    Three kinds of loop are caught:
+    Four kinds of loop are caught:
+    - the same sentence of `min_sentence_words` words or more, a second time (SmolLM2 wrote
+      "The config file format is XML, which can be manipulated by …" once per paragraph);
     - the same run of 1 to `max_period` words repeated back to back, at least
       `max(min_rounds, min_words / period)` times ("data data data …", "the water the water …");
     - the same line (digits ignored, so "1. data" and "2. data" match) `max_same_lines` times;
@@ -48,6 +51,7 @@ class RepetitionGuard:
         max_same_lines: int = 3,
         min_line_chars: int = 12,
         min_chars: int = 160,
+        min_sentence_words: int = 10,
     ) -> None:
         self.max_period = max_period
         self.min_rounds = min_rounds
@@ -55,7 +59,10 @@ class RepetitionGuard:
         self.max_same_lines = max_same_lines
         self.min_line_chars = min_line_chars
         self.min_chars = min_chars
+        self.min_sentence_words = min_sentence_words
         self.text = ""
+        self._sentences: set[str] = set()
+        self._sentence_start = 0
         self._lines: dict[str, tuple[int, int]] = {}
         """Normalised complete line -> (times seen, character offset of its first end)."""
         self._line_start = 0
@@ -66,7 +73,27 @@ class RepetitionGuard:
         return self.check()
 
     def check(self) -> Loop | None:
-        return self._same_lines() or self._repeated_words() or self._repeated_chars()
+        return (
+            self._same_sentences()
+            or self._same_lines()
+            or self._repeated_words()
+            or self._repeated_chars()
+        )
+
+    def _same_sentences(self) -> Loop | None:
+        for end in _SENTENCE_END.finditer(self.text, self._sentence_start):
+            start = self._sentence_start
+            self._sentence_start = end.end()
+            sentence = self.text[start : end.end()]
+            words = _DIGITS.sub("#", sentence).casefold().split()
+            if len(words) < self.min_sentence_words:
+                continue
+            key = " ".join(words)
+            if key in self._sentences:
+                lead = len(sentence) - len(sentence.lstrip())
+                return Loop(cut=start + lead, what=key[:60])
+            self._sentences.add(key)
+        return None
 
     def _same_lines(self) -> Loop | None:
         while True:

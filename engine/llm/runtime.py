@@ -62,9 +62,9 @@ BUILTIN_TEMPLATES = {
 """Architecture -> name of a chat template built into llama.cpp (`llama_chat_apply_template`),
 for an instruct model whose GGUF carries no template of its own."""
 
-COMPLETION_STOPS = ["\nQuestion:", "\nPassages:", "\n\n[", "\n\n\n"]
-"""Where a base model's answer ends: it would go on to write the next question, or more
-numbered passages ("[6] manual.pdf …") -- Gemma 3 270M did both."""
+COMPLETION_STOPS = ["\n\n", "\nQuestion:", "\nPassages:"]
+"""Where a base model's answer ends: after its first paragraph. Past it, Gemma 3 270M went on
+with the next question, more numbered passages ("[6] manual.pdf …") or a stray page number."""
 
 
 def builtin_template(architecture: str, vocab_size: int) -> str:

@@ -115,7 +115,9 @@ def test_kind_is_recorded_and_decided_for_older_entries(
     raw = json.loads(stored.read_text(encoding="utf-8"))
     old = {k: v for k, v in raw["models"][0].items() if k not in ("kind", "kind_reason")}
     base = dict(old, name="old-base", chat_template=None, path=str(tmp_path / "llama-7b.gguf"))
-    raw["models"] = [old, base]
+    remote = dict(base, name="old-remote", url="http://127.0.0.1:8080/v1")
+    raw["models"] = [old, base, remote]
     stored.write_text(json.dumps(raw), encoding="utf-8")
     assert registry.get("tiny-chat").kind == "instruct"
     assert registry.get("old-base").kind == "base"
+    assert registry.get("old-remote").kind == "instruct", "a chat server takes chat messages"

@@ -48,3 +48,12 @@ def test_the_guard_fires_while_streaming_not_at_the_end() -> None:
     pieces = ["The ", "filter ", "holds ", "data. "] + ["data "] * 200
     fired_at = next(i for i, piece in enumerate(pieces) if guard.feed(piece) is not None)
     assert fired_at < 30, "a loop is stopped within a few rounds, long before the token limit"
+
+
+def test_a_long_sentence_said_again_is_a_loop() -> None:
+    said = "The config file format is XML, which a text editor such as Notepad can change."
+    text = f"Fonts live in /etc/fonts. {said}\n\nThe cache holds patterns. {said} More."
+    loop = find_loop(text)
+    assert loop is not None
+    assert text[: loop.cut].rstrip().endswith("The cache holds patterns.")
+    assert find_loop("Close it. Close it. Open the valve, then close it again.") is None
