@@ -217,6 +217,7 @@ def _stream_answer(
 
 
 _MARKS = {"supported": "✓", "partly_supported": "~", "not_found": "✗"}
+MAX_CHECK_LINES = 12
 
 
 def _print_checks(answer: Any) -> None:
@@ -229,13 +230,21 @@ def _print_checks(answer: Any) -> None:
         print(f"\n⚠ {answer.notice}")
     backed = sum(c.verdict == "supported" for c in checks)
     print(f"\nChecked against your documents: {backed} of {len(checks)} sentences backed.")
+    # A sentence repeated (small models loop) is listed once, with how often it came.
+    shown: dict[tuple[str, str], int] = {}
     for c in checks:
-        if c.verdict == "supported" and not c.wrong_citations:
-            continue
-        text = " ".join(c.text.split())
+        if c.verdict != "supported" or c.wrong_citations:
+            key = (" ".join(c.text.split()), c.reason)
+            shown[key] = shown.get(key, 0) + 1
+    for i, ((text, reason), times) in enumerate(shown.items()):
+        if i == MAX_CHECK_LINES:
+            print(f"  … and {len(shown) - i} more")
+            break
         if len(text) > 90:
             text = text[:89].rsplit(" ", 1)[0] + "…"
-        print(f"  {_MARKS.get(c.verdict, '?')} “{text}” — {c.reason}")
+        mark = _MARKS.get(next(c.verdict for c in checks if c.reason == reason), "?")
+        again = f" (×{times})" if times > 1 else ""
+        print(f"  {mark} “{text}”{again} — {reason}")
 
 
 def cmd_ask(h: Hearth, args: argparse.Namespace) -> int:
