@@ -152,6 +152,9 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
 
 def cmd_search(h: Hearth, args: argparse.Namespace) -> int:
     hits = h.search(args.query, collection=args.collection, k=args.k)
+    indexing = h.collection_info(args.collection).indexing
+    if indexing is not None:  # answers come from what is indexed so far: say so
+        print(f"hearth: {indexing.describe()}", file=sys.stderr)
     if args.json:
         print(json.dumps([hit.to_json() for hit in hits], ensure_ascii=False, indent=2))
         return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -333,6 +333,9 @@ class Hearth:
         from engine.retrieval.search import search
 
         hits = search(coll, _retrieval_query(question, history), k=settings.passages)
+        indexing = coll.indexing()
+        if indexing is not None:
+            yield Status(f"Answering from what is indexed so far ({indexing.describe()})…")
         chat_model = None
         if info is not None:
             yield Status(f"Loading {info.name}…")
@@ -346,6 +349,12 @@ class Hearth:
             cancel=cancel,
             encoder=coll.embedder() if hits else None,
         ):
+            if isinstance(event, AnswerFinished) and indexing is not None:
+                note = (
+                    "Your documents are still being indexed "
+                    f"({indexing.describe()}): this answer comes from what was indexed so far."
+                )
+                event = AnswerFinished(replace(event.answer, notes=(*event.answer.notes, note)))
             yield event
             if isinstance(event, AnswerFinished) and conversation is not None:
                 saved = self.save_answer(conversation, event.answer)

@@ -140,27 +140,37 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     if not query or k <= 0:
         return []
     vectors = collection.vectors()
-    if vectors.size == 0:
+    # While a first ingest is embedding, passages are already in the keyword index: they are
+    # found by their words, and by meaning too as soon as their vectors arrive.
+    dense_ready = vectors.size > 0
+    total = vectors.size if dense_ready else collection.catalog.counts().chunks
+    if total == 0:
         return []
-    embedder = collection.embedder()
     n = max(CANDIDATES, 2 * k)
+    dense_future = None
+    if dense_ready:
+        embedder = collection.embedder()
 
-    def dense_search() -> tuple[np.ndarray, list[tuple[int, float]]]:
-        qvec = embedder.embed_query(query)
-        return qvec, vectors.search(qvec, n)
+        def dense_search() -> tuple[np.ndarray, list[tuple[int, float]]]:
+            qvec = embedder.embed_query(query)
+            return qvec, vectors.search(qvec, n)
 
-    # The two retrievers run side by side: torch and SQLite both release the GIL.
-    dense_future = _pool().submit(dense_search)
-    terms = select_terms(collection, query_words(query), vectors.size)
+        # The two retrievers run side by side: torch and SQLite both release the GIL.
+        dense_future = _pool().submit(dense_search)
+    terms = select_terms(collection, query_words(query), total)
     keyword = collection.catalog.keyword_search(keyword_query(terms), n)
-    qvec, dense = dense_future.result()
+    qvec, dense = dense_future.result() if dense_future is not None else (None, [])
     records = collection.catalog.chunks(list({i for i, _ in dense} | {i for i, _ in keyword}))
     # A page is the unit a user opens and a citation names; a format without pages makes
     # each passage its own unit.
     unit_of = {i: (r.document_id, r.page if r.page is not None else -i) for i, r in records.items()}
     ranked = rank_pages(dense, keyword, unit_of)[:k]
     ids = [i for _, _, i in ranked]
-    sims = collection.catalog.embeddings(ids, vectors.dim) @ qvec if ids else np.zeros(0)
+    sims: list[float | None] = [None] * len(ids)
+    if qvec is not None and ids:
+        stored = collection.catalog.embeddings(ids, vectors.dim)
+        # A passage not embedded yet (found by its words) has no similarity to report.
+        sims = [round(float(v @ qvec), 4) if v.any() else None for v in stored]
     hits = []
     for (_, score, i), sim in zip(ranked, sims, strict=True):
         rec = records[i]
@@ -176,7 +186,7 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
                 end=rec.end,
                 heading=rec.heading,
                 title=rec.title,
-                similarity=round(float(sim), 4),
+                similarity=sim,
             )
         )
     return hits

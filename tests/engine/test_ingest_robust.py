@@ -267,6 +267,12 @@ def test_search_during_indexing_sees_what_is_written_and_says_how_far(
     # Every document read so far is found by its keywords, embedded or not.
     for i in range(4):
         assert reader.catalog.keyword_search(f'"z{i}q"', 5)
+    # A search finds all of them: by meaning where embedded, by words where not yet.
+    from engine.retrieval.search import search
+
+    hits = search(reader, "radiator valve code", k=4)
+    assert {h.file.name for h in hits} == {f"room-{i}.txt" for i in range(4)}
+    assert any(h.similarity is None for h in hits) and any(h.similarity for h in hits)
     reader.catalog.close()
     summary, _ = run(events)
     assert summary.indexed == 4

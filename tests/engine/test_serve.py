@@ -341,6 +341,7 @@ def test_client_disconnect_stops_generation(hearth_home: Path) -> None:
 def test_a_full_queue_answers_503_before_streaming(served: ApiServer) -> None:
     with ApiServer(served.hearth, ServeConfig(port=0, max_waiting=0)) as busy:
         gate = threading.Event()
+
         def another_answer() -> None:
             gate.wait(30)
 
