@@ -260,7 +260,10 @@ class ChatSession(QObject):
                 state = "stopped" if answer.cancelled else "done"
                 sources = tuple(answer.sources)
                 model = answer.model
-                checks, notice = answer.sentences, answer.notice
+                checks = answer.sentences
+                # What the reader should know: most of it unbacked, cut for repeating itself,
+                # answered while indexing was under way.
+                notice = "\n".join(n for n in (answer.notice, *answer.notes) if n)
             elif current is not None and current.state == "streaming":
                 text, state, sources, model = current.text, "stopped", current.sources, None
             else:
