@@ -213,8 +213,16 @@ class ModelsDialog(QDialog):
         ]
         if m.adapter:
             lines.append(f"Adapter: {m.adapter} on “{m.base}”")
-        if not m.chat_template:
-            lines.append("This file has no chat template; a generic one is used.")
+        if m.kind == "base":
+            lines.append(
+                f"A base model ({m.kind_reason}): it is prompted as plain text completion, "
+                "passages first, then the question. Instruct models answer better."
+            )
+        elif not m.chat_template:
+            lines.append(
+                "This file has no chat template: llama.cpp's built-in template for its "
+                "architecture is used."
+            )
         self.details.setText("<br>".join(lines))
 
     def _add(self) -> None:
