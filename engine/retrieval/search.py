@@ -20,7 +20,7 @@ import numpy as np
 from engine.events import Hit
 from engine.index.collection import Collection
 
-CANDIDATES = 100
+CANDIDATES = 50
 """Chunks taken from each retriever before pages are ranked."""
 
 KEYWORD_WEIGHT = 0.2
