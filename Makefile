@@ -27,10 +27,18 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format engine app trainer tests bench
 	$(BIN)/ruff check --fix engine app trainer tests bench
 
+# Benchmarks print figures (bench/README.md says what each measures). bench.retrieval and
+# bench.verify install the Debian documentation packages they read with apt on first use;
+# bench.ocr names the ones it needs (apt-get install libtasn1-doc bzip2-doc).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.retrieval
 	$(BIN)/python -m bench.generate
+	$(BIN)/python -m bench.verify
+	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.links
+	$(BIN)/python -m bench.ocr
 	$(BIN)/python -m bench.train
 
 $(VENV)/bin/python:
