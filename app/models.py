@@ -34,6 +34,7 @@ from engine.events import (
     IngestProgress,
     IngestStarted,
     IngestSummary,
+    OcrProgress,
 )
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
@@ -427,6 +428,15 @@ class IngestModel(QAbstractTableModel):
                 row = self._by_path.get(event.current)
                 if row is not None and self._rows[row][1] == "reading":
                     self._set(event.current, "embedding", "")
+        elif isinstance(event, OcrProgress):
+            # OCR takes seconds a page: say which page, so the wait is never silent.
+            run.current = event.path
+            run.stage = "ocr"
+            run.activity = (
+                f"Reading scanned page {event.page} of {event.path.name} with OCR "
+                f"({event.pages_done} of {event.pages_total} pages)"
+            )
+            self._set(event.path, "reading", f"OCR: page {event.page}")
         elif isinstance(event, IngestFinished):
             self.finish(event.summary)
             return
