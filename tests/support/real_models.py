@@ -89,10 +89,12 @@ def smollm2_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def gemma3_gguf(request: pytest.FixtureRequest) -> Path:
-    """Gemma 3 270M base (Q4_K_M), joined once into pytest's cache folder; skips when its
-    packages are not installed."""
+def gemma3_gguf(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 270M base (Q4_K_M), joined once into pytest's cache folder (a session folder
+    when the cache is switched off); skips when its packages are not installed."""
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("real-models") if cache is not None else tmp_path_factory.mktemp("real")
     try:
-        return gemma3_path(Path(request.config.cache.mkdir("real-models")))
+        return gemma3_path(Path(folder))
     except ModelUnavailable as e:
         pytest.skip(f"Gemma 3 270M is not available: {e}")
