@@ -645,6 +645,11 @@ def ingest_paths(
     yield IngestStarted(collection.name, counters.files_total)
     for path in found.missing:
         yield FileFailed(path, _MISSING)  # reported, but not recorded in the collection
+    if not found.files and not found.problems and not sync:
+        # Nothing to read (only paths that do not exist): say so at once, without loading
+        # the embedding model or waiting for another run.
+        yield IngestFinished(counters.summary(cancelled=False))
+        return
 
     waited_since: float | None = None
     while True:
