@@ -18,8 +18,8 @@ from app.worker import MODEL, Runner, Task, TaskError
 from engine.chat.citations import parse_citations
 from engine.chat.conversations import ConversationStore
 from engine.errors import HearthError
-from engine.events import AnswerFinished, Hit, Retrieved, Status, Token, TurnSaved
-from engine.facade import Hearth
+from engine.events import AnswerFinished, CheckedSentence, Hit, Retrieved, Status, Token, TurnSaved
+from engine.facade import Hearth, answer_notice
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class ChatSession(QObject):
         msgs = []
         for m in stored:
             hits = tuple(Hit.from_json(s) for s in (m.sources or []))
+            checks = tuple(CheckedSentence.from_json(c) for c in m.checks)
             msgs.append(
                 ChatMessage(
                     role=m.role,
@@ -108,6 +109,8 @@ class ChatSession(QObject):
                     sources=hits,
                     stored_id=m.id,
                     collection=self.collection,
+                    checks=checks,
+                    notice=m.notice,
                 )
             )
         self.conversation_id = conversation_id
@@ -260,10 +263,7 @@ class ChatSession(QObject):
                 state = "stopped" if answer.cancelled else "done"
                 sources = tuple(answer.sources)
                 model = answer.model
-                checks = answer.sentences
-                # What the reader should know: most of it unbacked, cut for repeating itself,
-                # answered while indexing was under way.
-                notice = "\n".join(n for n in (answer.notice, *answer.notes) if n)
+                checks, notice = answer.sentences, answer_notice(answer)
             elif current is not None and current.state == "streaming":
                 text, state, sources, model = current.text, "stopped", current.sources, None
             else:

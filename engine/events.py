@@ -280,6 +280,29 @@ class CheckedSentence:
             "model_agrees": self.model_agrees,
         }
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CheckedSentence:
+        """A checked sentence from `to_json`'s form (as saved with a conversation)."""
+        span = raw.get("passage_span") or (0, 0)
+        passage = raw.get("passage")
+        agrees = raw.get("model_agrees")
+        return cls(
+            start=int(raw.get("start", 0)),
+            end=int(raw.get("end", 0)),
+            text=str(raw.get("text") or ""),
+            verdict=str(raw.get("verdict") or ""),
+            passage=int(passage) if isinstance(passage, int) else None,
+            passage_start=int(span[0]),
+            passage_end=int(span[1]),
+            similarity=float(raw.get("similarity") or 0.0),
+            overlap=float(raw.get("overlap") or 0.0),
+            missing=tuple(str(m) for m in raw.get("missing") or ()),
+            cited=tuple(int(n) for n in raw.get("cited") or ()),
+            wrong_citations=tuple(int(n) for n in raw.get("wrong_citations") or ()),
+            reason=str(raw.get("reason") or ""),
+            model_agrees=agrees if isinstance(agrees, bool) else None,
+        )
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -368,7 +368,12 @@ class Hearth:
             return None
         sources = [dict(h.to_json(), n=i + 1) for i, h in enumerate(answer.sources)]
         return self.conversations.append(
-            conversation, role="assistant", text=answer.text, sources=sources
+            conversation,
+            role="assistant",
+            text=answer.text,
+            sources=sources,
+            checks=[c.to_json() for c in answer.sentences],
+            notice=answer_notice(answer),
         ).id
 
     def chat_model(
@@ -520,6 +525,12 @@ def _read_scanned_pages(
         if known is None or (known.size, known.mtime) != (st.st_size, st.st_mtime):
             pdfs.append(path)
     return (yield from read_scanned(pdfs, cancel=cancel))
+
+
+def answer_notice(answer: Answer) -> str:
+    """What to show with an answer: its verdict notice, then its notes (cut for repeating
+    itself, answered while indexing was under way), one per line."""
+    return "\n".join(n for n in (answer.notice, *answer.notes) if n)
 
 
 def _retrieval_query(question: str, history: Sequence[Turn]) -> str:

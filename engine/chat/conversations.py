@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS messages (
     role            TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
     text            TEXT NOT NULL,
     sources         TEXT NOT NULL DEFAULT '[]',
-    created         TEXT NOT NULL
+    created         TEXT NOT NULL,
+    checks          TEXT NOT NULL DEFAULT '[]',
+    notice          TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);
 """
@@ -67,6 +69,10 @@ class StoredMessage:
     text: str
     sources: list[dict[str, Any]]
     created: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """An answer's sentences as checked against its sources (`CheckedSentence.to_json`)."""
+    notice: str = ""
+    """What was shown above the answer (much of it not backed, cut for repeating itself…)."""
 
 
 def _now() -> str:
@@ -96,6 +102,11 @@ class ConversationStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            # Stores made before answers were checked sentence by sentence gain the columns.
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(messages)")}
+            for column in ("checks TEXT NOT NULL DEFAULT '[]'", "notice TEXT NOT NULL DEFAULT ''"):
+                if column.split()[0] not in have:
+                    self._db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -206,6 +217,8 @@ class ConversationStore:
                 text=r["text"],
                 sources=json.loads(r["sources"]),
                 created=r["created"],
+                checks=json.loads(r["checks"]),
+                notice=r["notice"],
             )
             for r in rows
         ]
@@ -217,21 +230,24 @@ class ConversationStore:
         role: str,
         text: str,
         sources: Sequence[dict[str, Any]] = (),
+        checks: Sequence[dict[str, Any]] = (),
+        notice: str = "",
     ) -> StoredMessage:
         """Add a message. The first question of an untitled conversation becomes its title."""
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
         now = _now()
         payload = json.dumps([dict(s) for s in sources], ensure_ascii=False, default=str)
+        checked = json.dumps([dict(c) for c in checks], ensure_ascii=False, default=str)
         with self._lock:
             db = self._conn()
             info = self._info(db, conversation_id)
             db.execute("BEGIN IMMEDIATE")
             try:
                 cur = db.execute(
-                    "INSERT INTO messages (conversation_id, role, text, sources, created) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (conversation_id, role, text, payload, now),
+                    "INSERT INTO messages (conversation_id, role, text, sources, created, checks,"
+                    " notice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, role, text, payload, now, checked, notice),
                 )
                 title = info.title
                 if role == "user" and info.messages == 0 and title == DEFAULT_TITLE:
@@ -250,6 +266,8 @@ class ConversationStore:
             text=text,
             sources=json.loads(payload),
             created=now,
+            checks=json.loads(checked),
+            notice=notice,
         )
 
     def history(self, conversation_id: int) -> builtins.list[Turn]:

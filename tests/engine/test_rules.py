@@ -121,3 +121,52 @@ def test_ask_saves_the_turn_in_one_shape(tmp_path: Path) -> None:
 def test_cli_chat_and_ask_name_checks_come_first(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "anything", "-c", "nowhere"]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_checked_sentences_are_saved_with_the_answer_and_read_back(tmp_path: Path) -> None:
+    from engine.chat.conversations import ConversationStore
+    from engine.events import CheckedSentence
+
+    checked = CheckedSentence(
+        start=0,
+        end=30,
+        text="The pump runs at 3 bar [2].",
+        verdict="partly_supported",
+        passage=2,
+        passage_start=4,
+        passage_end=40,
+        similarity=0.61,
+        overlap=0.5,
+        missing=("3",),
+        cited=(2,),
+        wrong_citations=(2,),
+        reason="The passage does not say 3.",
+    )
+    assert CheckedSentence.from_json(json.loads(json.dumps(checked.to_json()))) == checked
+
+    # A store made before answers were checked gains the columns and keeps its messages.
+    import sqlite3
+
+    db = tmp_path / "conversations.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
+        " collection TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);"
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL,"
+        " role TEXT NOT NULL, text TEXT NOT NULL, sources TEXT NOT NULL DEFAULT '[]',"
+        " created TEXT NOT NULL);"
+        "INSERT INTO conversations VALUES (1, 'Old', 'house', 'x', 'x');"
+        "INSERT INTO messages VALUES (1, 1, 'user', 'Old question?', '[]', 'x');"
+    )
+    old.commit()
+    old.close()
+    store = ConversationStore(db)
+    stored = store.append(
+        1, role="assistant", text="It runs.", checks=[checked.to_json()], notice="n"
+    )
+    messages = store.messages(1)
+    assert [m.text for m in messages] == ["Old question?", "It runs."]
+    assert messages[0].checks == [] and messages[0].notice == ""
+    assert messages[1].checks == stored.checks and messages[1].notice == "n"
+    assert CheckedSentence.from_json(messages[1].checks[0]) == checked
+    store.close()
