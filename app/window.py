@@ -282,7 +282,6 @@ class MainWindow(QMainWindow):
         lib.collections.modelReset.connect(self._collections_reset)
         lib.collections.dataChanged.connect(lambda *_: self._update_header())
         lib.documents.modelReset.connect(self._update_header)
-        lib.ingestStarted.connect(lambda _: self.ingest_panel.update_view())
         lib.ingestFinished.connect(self._ingest_finished)
         self.ingest_panel.cancelRequested.connect(lib.cancel_ingest)
 
@@ -303,7 +302,7 @@ class MainWindow(QMainWindow):
         self.sidebar.openSettings.connect(self.open_settings)
         ses.conversations.modelReset.connect(self._select_conversation_row)
         ses.conversationChanged.connect(lambda _: self._select_conversation_row())
-        ses.busyChanged.connect(self._busy_changed)
+        ses.busyChanged.connect(self.chat.composer.set_busy)
 
         self.welcome.openSamples.connect(self.open_samples)
         self.welcome.drop.addFiles.connect(self.add_files_dialog)
@@ -451,7 +450,6 @@ class MainWindow(QMainWindow):
         if docs:
             self.ingest_panel.files_button.setChecked(False)
             task = self.library.ingest(docs, collection=collection)
-            self.ingest_panel.update_view()
             # A dropped folder is linked once indexed, so the watcher never races this ingest.
             folders = [p for p in docs if p.is_dir()]
             name = collection or self.library.drop_target
@@ -478,7 +476,6 @@ class MainWindow(QMainWindow):
     def open_samples(self) -> None:
         self.ingest_panel.files_button.setChecked(False)
         self.library.open_samples()
-        self.ingest_panel.update_view()
 
     def remove_documents(self, paths: list[Path]) -> None:
         names = ", ".join(p.name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
@@ -533,9 +530,6 @@ class MainWindow(QMainWindow):
         title = self.session.conversations.item(row).title if row >= 0 else "this conversation"
         if self.confirm(f"Delete “{title}”?", "The conversation cannot be restored.", "Delete"):
             self.session.delete_conversation(conversation_id)
-
-    def _busy_changed(self, busy: bool) -> None:
-        self.chat.composer.set_busy(busy)
 
     def copy_message(self, row: int) -> None:
         msg = self.session.messages.item(row)
