@@ -234,18 +234,18 @@ def _print_checks(answer: Any) -> None:
     backed = sum(c.verdict == "supported" for c in checks)
     print(f"\nChecked against your documents: {backed} of {len(checks)} sentences backed.")
     # A sentence repeated (small models loop) is listed once, with how often it came.
-    shown: dict[tuple[str, str], int] = {}
+    shown: dict[tuple[str, str, str], int] = {}
     for c in checks:
         if c.verdict != "supported" or c.wrong_citations:
-            key = (" ".join(c.text.split()), c.reason)
+            key = (" ".join(c.text.split()), c.reason, c.verdict)
             shown[key] = shown.get(key, 0) + 1
-    for i, ((text, reason), times) in enumerate(shown.items()):
+    for i, ((text, reason, verdict), times) in enumerate(shown.items()):
         if i == MAX_CHECK_LINES:
             print(f"  … and {len(shown) - i} more")
             break
         if len(text) > 90:
             text = text[:89].rsplit(" ", 1)[0] + "…"
-        mark = _MARKS.get(next(c.verdict for c in checks if c.reason == reason), "?")
+        mark = _MARKS.get(verdict, "?")
         again = f" (×{times})" if times > 1 else ""
         print(f"  {mark} “{text}”{again} — {reason}")
 

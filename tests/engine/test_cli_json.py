@@ -42,3 +42,39 @@ def test_json_output_is_one_document(
     out = capsys.readouterr().out
     document = json.loads(out)  # raises if anything but one JSON document was printed
     assert document
+
+
+def test_the_terminal_marks_the_sentences_its_documents_do_not_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from engine.cli import _print_checks
+    from engine.events import Answer, CheckedSentence
+
+    def checked(text: str, verdict: str, reason: str = "") -> CheckedSentence:
+        return CheckedSentence(
+            0, len(text), text, verdict, 1 if verdict != "not_found" else None, reason=reason
+        )
+
+    made_up = checked("The pump needs oil.", "not_found", "No passage says this.")
+    answer = Answer(
+        question="q",
+        text="…",
+        sources=(),
+        cited=(),
+        model="m",
+        grounded=True,
+        sentences=(
+            checked("Keep it at 1.5 bar.", "supported"),
+            made_up,
+            made_up,
+            checked("It runs at 3 bar.", "partly_supported", "The passage does not say 3."),
+        ),
+        notice="Much of this answer is not in your documents.",
+    )
+    _print_checks(answer)
+    out = capsys.readouterr().out
+    assert "⚠ Much of this answer is not in your documents." in out
+    assert "1 of 4 sentences backed" in out
+    assert "✗ “The pump needs oil.” (×2) — No passage says this." in out
+    assert "~ “It runs at 3 bar.” — The passage does not say 3." in out
+    assert "1.5 bar" not in out  # backed sentences are not listed
