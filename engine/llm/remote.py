@@ -303,10 +303,6 @@ class RemoteModel:
                 cancelled=cancelled or bool(cancel is not None and cancel.cancelled),
             )
 
-    def chat(self, messages: list[dict[str, str]], **kw: Any) -> str:
-        """The whole reply as one string (see `stream_chat` for the arguments)."""
-        return "".join(self.stream_chat(messages, **kw))
-
     def close(self) -> None:
         self._client.close()
         self._http.close()

@@ -92,3 +92,18 @@ class LoopWatch:
         (artifacts / f"{name}.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
         print(f"event loop during {name}: {data}")
         return data
+
+
+# A three-page manual that chat, sources and verdict tests ask about.
+MANUAL_PAGES = [
+    [("h1", "Installation"), ("p", "A qualified technician installs the boiler on a solid wall.")],
+    [
+        ("h1", "Descaling"),
+        (
+            "p",
+            "To descale the espresso machine, fill the water tank with a citric acid solution "
+            "and run the descaling program until the tank is empty. Rinse twice with clean water.",
+        ),
+    ],
+    [("h1", "Warranty"), ("p", "The warranty lasts two years from the date of purchase.")],
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from app_testkit import drop, wait_idle
+from app_testkit import MANUAL_PAGES, drop, wait_idle
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
@@ -14,18 +14,6 @@ from support.documents import make_pdf
 from app.dialogs import ModelsDialog, SettingsDialog
 from app.window import MainWindow
 
-MANUAL_PAGES = [
-    [("h1", "Installation"), ("p", "A qualified technician installs the boiler on a solid wall.")],
-    [
-        ("h1", "Descaling"),
-        (
-            "p",
-            "To descale the espresso machine, fill the water tank with a citric acid solution "
-            "and run the descaling program until the tank is empty. Rinse twice with clean water.",
-        ),
-    ],
-    [("h1", "Warranty"), ("p", "The warranty lasts two years from the date of purchase.")],
-]
 QUESTION = "How do I descale the espresso machine?"
 
 

@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from app_testkit import drop, wait_idle
+from app_testkit import MANUAL_PAGES, drop, wait_idle
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QTextCharFormat, QTextCursor
 from PySide6.QtTest import QTest
@@ -19,18 +19,6 @@ from app.window import MainWindow
 from engine.chat.verify import NOT_FOUND, PARTLY, SUPPORTED, check_answer
 from engine.index.embed import get_embedder
 
-PAGES = [
-    [("h1", "Installation"), ("p", "A qualified technician installs the boiler on a solid wall.")],
-    [
-        ("h1", "Descaling"),
-        (
-            "p",
-            "To descale the espresso machine, fill the water tank with a citric acid solution "
-            "and run the descaling program until the tank is empty. Rinse twice with clean water.",
-        ),
-    ],
-    [("h1", "Warranty"), ("p", "The warranty lasts two years from the date of purchase.")],
-]
 ANSWER = (
     "Fill the water tank with a citric acid solution and run the descaling program until "
     "the tank is empty [1]. Rinse the machine twice with clean water. The warranty lasts five "
@@ -65,7 +53,7 @@ def _click_href(qtbot, window: MainWindow, row: int, href: str) -> None:
 def test_checked_sentences_are_marked_and_open_their_passage(
     open_window, qtbot, tmp_path: Path, shot
 ) -> None:
-    manual = make_pdf(tmp_path / "espresso-manual.pdf", PAGES, title="Espresso manual")
+    manual = make_pdf(tmp_path / "espresso-manual.pdf", MANUAL_PAGES, title="Espresso manual")
     window = open_window()
     window.library.ingest([manual], collection="Kitchen")
     wait_idle(qtbot, window)

@@ -3,18 +3,19 @@ the text itself matters (random weights cannot write "[2]")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support.scripted import ScriptedModel
 
 from engine.chat.answer import ADD_MODEL_TEXT, NOT_FOUND_TEXT, Turn, answer_question
 from engine.chat.prompt import BASE_MODEL_PREFACE, Transcript
 from engine.config import Paths, Settings
 from engine.events import Answer, AnswerFinished, CancelToken, Hit, Retrieved, Status, Token
-from engine.llm.base import ChatModel, GenerationStats
-from engine.llm.registry import ModelInfo, ModelRegistry
+from engine.llm.base import ChatModel
+from engine.llm.registry import ModelRegistry
 from engine.llm.repetition import REPETITION_NOTE
 from engine.llm.runtime import LlamaModel
 
@@ -129,38 +130,6 @@ def test_without_a_model_the_best_passages_are_the_answer() -> None:
     _, none = run(answer_question("Anything?", hits=[], model=None, settings=SETTINGS))
     assert not none.grounded and none.cited == ()
     assert NOT_FOUND_TEXT in none.text and ADD_MODEL_TEXT in none.text
-
-
-class ScriptedModel:
-    """Stands in for LlamaModel where the test must choose the answer's words."""
-
-    n_ctx = 2048
-
-    def __init__(self, reply: Sequence[str]) -> None:
-        self.reply = list(reply)
-        self.info = ModelInfo(
-            name="scripted",
-            path=Path("scripted.gguf"),
-            size_bytes=0,
-            architecture="llama",
-            parameters=None,
-            quantization="F32",
-            context_length=2048,
-            chat_template=None,
-        )
-        self.messages: list[dict[str, str]] = []
-        self.transcript: object = None
-        self.last_stats = GenerationStats()
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def count_chat_tokens(self, messages: list[dict[str, str]]) -> int:
-        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
-
-    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):
-        self.messages = messages
-        yield from self.reply
 
 
 def test_a_scripted_model_is_a_chat_model() -> None:

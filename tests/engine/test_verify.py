@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from support.scripted import ScriptedModel
 
 from engine.chat.answer import answer_question
 from engine.chat.verify import (
@@ -25,8 +26,6 @@ from engine.chat.verify import (
 from engine.config import Settings
 from engine.events import Answer, AnswerFinished, Hit
 from engine.index.embed import Embedder, get_embedder
-from engine.llm.base import GenerationStats
-from engine.llm.registry import ModelInfo
 
 PUMP = (
     "Fill the water tank before you switch the machine on. The pump builds a pressure of "
@@ -214,41 +213,6 @@ def test_a_narrowed_hit_points_at_the_span_in_the_document() -> None:
 # --- inside answer_question -----------------------------------------------------------------
 
 
-class ScriptedModel:
-    """Stands in for a chat model where the test must choose the answer's words."""
-
-    n_ctx = 2048
-
-    def __init__(self, reply: Sequence[str]) -> None:
-        self.reply = list(reply)
-        self.info = ModelInfo(
-            name="scripted",
-            path=Path("scripted.gguf"),
-            size_bytes=0,
-            architecture="llama",
-            parameters=None,
-            quantization="F32",
-            context_length=2048,
-            chat_template=None,
-        )
-        self.transcript: object = None
-        self.last_stats = GenerationStats()
-        self.prompts: list[list[dict[str, str]]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def count_chat_tokens(self, messages: list[dict[str, str]]) -> int:
-        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
-
-    def stream_chat(self, messages, *, max_tokens, temperature, cancel=None, stop=None):
-        self.prompts.append(messages)
-        if len(self.prompts) == 1:
-            yield from self.reply
-        else:  # a judging prompt
-            yield "No"
-
-
 def finished(events: Iterator[object]) -> Answer:
     seen = list(events)
     assert isinstance(seen[-1], AnswerFinished)
@@ -257,7 +221,12 @@ def finished(events: Iterator[object]) -> Answer:
 
 def test_the_finished_answer_carries_its_checked_sentences(embedder: Embedder) -> None:
     model = ScriptedModel(
-        ["Hold the reset button for five seconds ", "to clear error E4 [2]. ", "It costs 40 euros."]
+        [
+            "Hold the reset button for five seconds ",
+            "to clear error E4 [2]. ",
+            "It costs 40 euros.",
+        ],
+        later="No",
     )
     answer = finished(
         answer_question(
@@ -290,7 +259,7 @@ def test_an_unsupported_answer_is_kept_but_marked_not_in_the_documents(
         answer_question(
             "How do I store beans?",
             hits=SOURCES,
-            model=ScriptedModel([reply]),
+            model=ScriptedModel([reply], later="No"),
             settings=Settings(passages=3),
             encoder=embedder,
         )
@@ -301,7 +270,9 @@ def test_an_unsupported_answer_is_kept_but_marked_not_in_the_documents(
 
 
 def test_the_chat_models_second_opinion_can_take_support_away(embedder: Embedder) -> None:
-    model = ScriptedModel(["Press the reset button for five seconds to clear error code E4."])
+    model = ScriptedModel(
+        ["Press the reset button for five seconds to clear error code E4."], later="No"
+    )
     answer = finished(
         answer_question(
             "How do I clear E4?",
