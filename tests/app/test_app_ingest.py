@@ -67,6 +67,10 @@ def test_drop_a_mixed_folder(
     assert view.table.model().rowCount() == len(docs)
     shot(window, "05-documents")
 
+    # The dropped folder was linked: let the watcher's first check of it end before removing
+    # a document, so that check cannot race the removal.
+    qtbot.waitUntil(lambda: "watching" in " ".join(window.folders.rows()), timeout=240_000)
+
     # Remove one document (after confirming), then re-sync: nothing else changes.
     target = next(p for p in mixed.good if p.suffix == ".md").absolute()
     row = next(r for r, d in enumerate(lib.documents.documents()) if d.path == target)
