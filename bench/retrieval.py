@@ -153,6 +153,8 @@ def run_hearth(
         assert summary is not None
         if summary.failed:
             print(f"  Hearth failed on: {summary.failures}")
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings.items())
+        print(f"  Hearth: {seconds:.1f} s in all; {stages}")
         result = Result("Hearth", pages / seconds, seconds, summary.chunks)
         h.search(questions[0].question, collection="bench", k=CANDIDATES)  # load the index
         for q in questions:

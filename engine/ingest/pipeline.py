@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from engine.errors import DocumentError
 from engine.events import (
     CancelToken,
@@ -584,18 +586,22 @@ class EmbeddingQueue:
         """Embed every pending chunk; stops between calls when `cancel` is set."""
         counters = self.counters
         size = min(8, self.encode_chunks)  # a first call short on any machine; then adapted
-        while batch := self.catalog.pending_chunks(limit=self.batch_chunks):
-            batch.sort(key=lambda c: len(c.text) + len(c.heading))
+        while pending := self.catalog.pending_chunks(limit=self.batch_chunks):
+            texts = [embedding_text(c.text, c.heading) for c in pending]
+            # Calls of texts of about the same number of tokens carry the least padding.
+            lengths = self.embedder.token_counts(texts)
+            batch = [(pending[i], texts[i]) for i in np.argsort(lengths, kind="stable")]
             s = 0
             while s < len(batch):
                 if cancel is not None and cancel.cancelled:
                     return
-                part = batch[s : s + size]
+                part = [c for c, _ in batch[s : s + size]]
+                part_texts = [t for _, t in batch[s : s + size]]
                 s += len(part)
                 if counters.embed_started is None:
                     counters.embed_started = time.monotonic()
                 t0 = time.perf_counter()
-                vecs = self.embedder.embed([embedding_text(c.text, c.heading) for c in part])
+                vecs = self.embedder.embed(part_texts)
                 t1 = time.perf_counter()
                 added, completed = self.catalog.store_embeddings([c.id for c in part], vecs)
                 self.vectors.update((), added)

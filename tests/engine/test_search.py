@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.retrieval.search import KEYWORD_WEIGHT, rank_pages
+from engine.retrieval.search import KEYWORD_WEIGHT, SECOND_CHUNK_WEIGHT, rank_pages
 
 # chunk id -> (document id, page)
 UNITS = {1: (1, 1), 2: (1, 1), 3: (1, 2), 4: (2, 1), 5: (2, 2)}
@@ -36,3 +36,11 @@ def test_the_passage_of_a_page_is_its_best_chunk() -> None:
 
 def test_chunks_removed_since_the_ranking_are_left_out() -> None:
     assert rank_pages([(9, 0.9), (1, 0.5)], [], UNITS) == [((1, 1), 0.5, 1)]
+
+
+def test_a_page_that_answers_twice_outranks_one_that_answers_once_as_well() -> None:
+    # Pages (1, 1) and (1, 2) have the same best chunk; (1, 1) has a second strong one.
+    dense = [(3, 0.70), (1, 0.70), (2, 0.65), (4, 0.20)]
+    ranked = rank_pages(dense, [], UNITS)
+    assert [unit for unit, _, _ in ranked][:2] == [(1, 1), (1, 2)]
+    assert ranked[0][1] == 0.70 + SECOND_CHUNK_WEIGHT * (0.65 - 0.20)
