@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
+
 from engine.index.passages import embedder_view, embedding_text
 
 
@@ -26,3 +30,21 @@ def test_the_heading_path_is_read_above_the_text_unless_the_text_opens_with_it()
         "Care Filters Clean it every month"
     )
     assert embedding_text("Filters\nClean it.", "Care > Filters") == "Filters Clean it"
+
+
+def test_the_embedder_keeps_the_order_of_its_texts_and_no_batch_starts_during_a_search() -> None:
+    from engine.index.embed import get_embedder
+
+    embedder = get_embedder()
+    texts = ["a long passage about boilers and their pressure " * 4, "short", "medium text here"]
+    together = embedder.embed(texts)
+    for text, row in zip(texts, together, strict=True):
+        assert np.allclose(embedder.embed([text])[0], row, atol=1e-5)
+
+    done = threading.Event()
+    with embedder.searching():
+        worker = threading.Thread(target=lambda: (embedder.embed(texts), done.set()))
+        worker.start()
+        assert not done.wait(0.5)
+    assert done.wait(60)
+    worker.join()
