@@ -42,8 +42,13 @@ def test_the_embedder_keeps_the_order_of_its_texts_and_no_batch_starts_during_a_
         assert np.allclose(embedder.embed([text])[0], row, atol=1e-5)
 
     done = threading.Event()
+
+    def embed() -> None:
+        embedder.embed(texts)
+        done.set()
+
     with embedder.searching():
-        worker = threading.Thread(target=lambda: (embedder.embed(texts), done.set()))
+        worker = threading.Thread(target=embed)
         worker.start()
         assert not done.wait(0.5)
     assert done.wait(60)
