@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import Corpus, write_pdf
+from engine.errors import CollectionNotFound
 from engine.events import IngestFinished
 from engine.facade import Hearth
 from engine.index.passages import embedding_text, heading_text
@@ -133,7 +134,7 @@ def first_search(label: str, paths: list[Path], home: Path, word: str) -> None:
         try:
             if searcher.search(word, collection=label, k=1):
                 found_at = time.perf_counter() - started
-        except Exception:  # the collection is not created yet
+        except CollectionNotFound:  # the ingest has not created it yet
             pass
         time.sleep(0.1)
     worker.join()

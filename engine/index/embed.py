@@ -57,7 +57,6 @@ class Embedder:
         self._lock = threading.Lock()
         self._searches = 0
         self._searches_done = threading.Condition()
-        self._counter: Any = None
         device = _device()
         model: Any = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         if device == "cpu" and cpu_has_bf16():
@@ -78,15 +77,9 @@ class Embedder:
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """How many tokens of each text the model reads (at most its maximum length)."""
-        if self._counter is None:
-            from tokenizers import Tokenizer
-
-            # A copy: the model's own tokenizer pads and truncates, and must keep doing so.
-            counter = Tokenizer.from_str(self.tokenizer.to_str())
-            counter.no_truncation()
-            counter.no_padding()
-            self._counter = counter
-        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        encodings = plain_tokenizer(self.tokenizer).encode_batch(
+            list(texts), add_special_tokens=False
+        )
         return [min(len(e.ids), self.max_tokens) for e in encodings]
 
     @contextmanager
@@ -102,7 +95,13 @@ class Embedder:
                 self._searches -= 1
                 self._searches_done.notify_all()
 
-    def embed(self, texts: Sequence[str], *, batch_size: int = 16) -> np.ndarray:
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        token_counts: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """L2-normalized float32 rows, in the order of `texts`.
 
         Texts are batched by their token counts, so a batch pads its short texts only a
@@ -110,11 +109,13 @@ class Embedder:
         enough padding to cost a third of the time. Batches of 16 passages were as fast as
         32 here and keep a waiting question's delay short (a fraction of a second): the
         model is held one batch at a time, and no batch starts while a search runs.
+        `token_counts`, when the caller has them (`token_counts(texts)`), spare a second count.
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        order = np.argsort(self.token_counts(texts), kind="stable")
+        counts = self.token_counts(texts) if token_counts is None else token_counts
+        order = np.argsort(counts, kind="stable")
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             with self._searches_done:
@@ -149,6 +150,31 @@ class Embedder:
             vector = model.forward(features)["sentence_embedding"][0].float()
             vector = torch.nn.functional.normalize(vector, dim=0)
         return vector.cpu().numpy()
+
+
+_plain_tokenizers: dict[int, tuple[Any, Any]] = {}
+
+
+def plain_tokenizer(tokenizer: Any) -> Any:
+    """The tokenizer without truncation or padding (the embedder's own truncates at 128).
+
+    A copy is made when needed and kept, so the caller's tokenizer is never changed.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    if backend.truncation is None and backend.padding is None:
+        return backend
+    cached = _plain_tokenizers.get(id(backend))
+    if cached is not None and cached[0] is backend:
+        return cached[1]
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    if len(_plain_tokenizers) >= 8:
+        _plain_tokenizers.clear()
+    _plain_tokenizers[id(backend)] = (backend, copy)
+    return copy
 
 
 def cpu_has_bf16() -> bool:

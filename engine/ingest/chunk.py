@@ -27,6 +27,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.index.embed import plain_tokenizer
 from engine.ingest.document import Block, ParsedDocument
 
 # Priority of a break before a token: higher is a better place to end a chunk.
@@ -103,31 +104,6 @@ class _Section:
         return self.members[max(0, bisect_right(firsts, token) - 1)][1]
 
 
-_plain_tokenizers: dict[int, tuple[Any, Any]] = {}
-
-
-def _plain(tokenizer: Any) -> Any:
-    """The tokenizer without truncation or padding (the embedder's own truncates at 128).
-
-    A copy is made when needed and kept, so the caller's tokenizer is never changed.
-    """
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    if backend.truncation is None and backend.padding is None:
-        return backend
-    cached = _plain_tokenizers.get(id(backend))
-    if cached is not None and cached[0] is backend:
-        return cached[1]
-    from tokenizers import Tokenizer
-
-    copy = Tokenizer.from_str(backend.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    if len(_plain_tokenizers) >= 8:
-        _plain_tokenizers.clear()
-    _plain_tokenizers[id(backend)] = (backend, copy)
-    return copy
-
-
 def chunk_document(
     doc: ParsedDocument, *, tokenizer: Any, max_tokens: int = 200, overlap_tokens: int = 32
 ) -> list[Chunk]:
@@ -140,7 +116,7 @@ def chunk_document(
         raise ValueError("max_tokens must be at least 16")
     if not 0 <= overlap_tokens < max_tokens // 2:
         raise ValueError("overlap_tokens must be at least 0 and under half of max_tokens")
-    plain = _plain(tokenizer)
+    plain = plain_tokenizer(tokenizer)
     blocks = [b for b in doc.blocks if b.text.strip()]
     if not blocks:
         return []

@@ -590,18 +590,17 @@ class EmbeddingQueue:
             texts = [embedding_text(c.text, c.heading) for c in pending]
             # Calls of texts of about the same number of tokens carry the least padding.
             lengths = self.embedder.token_counts(texts)
-            batch = [(pending[i], texts[i]) for i in np.argsort(lengths, kind="stable")]
+            batch = [(pending[i], texts[i], lengths[i]) for i in np.argsort(lengths, kind="stable")]
             s = 0
             while s < len(batch):
                 if cancel is not None and cancel.cancelled:
                     return
-                part = [c for c, _ in batch[s : s + size]]
-                part_texts = [t for _, t in batch[s : s + size]]
+                part, part_texts, part_lengths = zip(*batch[s : s + size], strict=True)
                 s += len(part)
                 if counters.embed_started is None:
                     counters.embed_started = time.monotonic()
                 t0 = time.perf_counter()
-                vecs = self.embedder.embed(part_texts)
+                vecs = self.embedder.embed(part_texts, token_counts=part_lengths)
                 t1 = time.perf_counter()
                 added, completed = self.catalog.store_embeddings([c.id for c in part], vecs)
                 self.vectors.update((), added)
