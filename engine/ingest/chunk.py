@@ -11,7 +11,9 @@ silently truncated, and its tail never searched). The rules, in order:
   then a sentence or line, then a word; consecutive windows of a section overlap by up to
   `overlap_tokens`, starting at a sentence or word;
 - every chunk keeps its page, its exact character span in the document's text and its
-  heading path.
+  heading path;
+- table-of-contents entries (blocks of kind "contents") are not passages: they stay in the
+  document's text, and only a document made of nothing else is chunked from them.
 
 Each block is tokenized once (one batched call for the whole document); windows are chosen on
 the tokens' offsets, never by re-tokenizing text in a loop. A last batched pass re-counts the
@@ -118,6 +120,7 @@ def chunk_document(
         raise ValueError("overlap_tokens must be at least 0 and under half of max_tokens")
     plain = plain_tokenizer(tokenizer)
     blocks = [b for b in doc.blocks if b.text.strip()]
+    blocks = [b for b in blocks if b.kind != "contents"] or blocks
     if not blocks:
         return []
     # Text between blocks that is not just space (source-mode formats keep markup there).

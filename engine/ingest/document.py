@@ -31,7 +31,8 @@ class Block:
     start: int
     """Offset of this block's text inside `ParsedDocument.text`."""
     kind: str = "text"
-    """"heading" | "text" | "table" | "list" | "code"."""
+    """"heading" | "text" | "table" | "list" | "code" | "contents" (a table-of-contents entry:
+    part of the text, never a passage)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ thousand pages a second here), which is all heading detection needs:
   on their page; an entry not found in the page's text still opens its section there;
 - without one, lines set clearly larger than the body text (the most common size) are
   headings, larger size = higher level; lines repeated on several pages (running heads) are
-  not.
+  not;
+- entries of a printed table of contents (a title, a leader of dots, a page number) are
+  blocks of kind "contents": they stay in the document's text but are never passages, since
+  a list of every section's title matches every question about any of them and answers none.
 
 Encrypted files, files PyMuPDF cannot open, and PDFs with pages but no text layer (scans)
 raise their typed errors.
@@ -35,7 +38,13 @@ HEADING_MAX_CHARS = 150
 RUNNING_HEAD_PAGES = 3
 """A large line repeated on this many pages or more is a running head, not a heading."""
 
+CONTENTS_LINES_PER_PAGE = 3
+"""A page holds a table of contents when at least this many of its lines end in a leader."""
+
 Line = tuple[str, float]  # text, font size
+
+_LEADER_END = re.compile(r"(?:\.\s?){4,}\.?\s*(?:\d+|[ivxlcdm]+)?\s*$", re.IGNORECASE)
+"""A line ending in a leader of dots, and perhaps its page number: "Installing . . . . 12"."""
 
 
 def _pymupdf():  # type: ignore[no-untyped-def]
@@ -149,6 +158,27 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _contents_blocks(blocks: list[list[Line]]) -> set[int]:
+    """Indices of a page's blocks that are table-of-contents entries.
+
+    Only on a page with several leader lines (one dotted line in prose is not a table of
+    contents); there, a block is an entry when a quarter or more of its lines end in a leader
+    (PyMuPDF often splits an entry into its number, its title and its page).
+    """
+    leaders = [sum(1 for text, _ in lines if _LEADER_END.search(text)) for lines in blocks]
+    if sum(leaders) < CONTENTS_LINES_PER_PAGE:
+        return set()
+    return {
+        i
+        for i, (n, lines) in enumerate(zip(leaders, blocks, strict=True))
+        if n and 4 * n >= len(lines)
+    }
+
+
+def _add_contents(builder: DocumentBuilder, page: int, lines: list[Line]) -> None:
+    builder.add("\n".join(text for text, _ in lines), page=page, kind="contents")
+
+
 def _add_runs(
     builder: DocumentBuilder, page: int, lines: list[Line], marks: list[tuple[int, int]]
 ) -> None:
@@ -215,7 +245,11 @@ def _add_with_font_sizes(builder: DocumentBuilder, pages: list[list[list[Line]]]
     level_of = {size: min(i + 1, 6) for i, size in enumerate(heading_sizes)}
 
     for number, blocks in enumerate(pages, start=1):
-        for lines in blocks:
+        contents = _contents_blocks(blocks)
+        for b, lines in enumerate(blocks):
+            if b in contents:
+                _add_contents(builder, number, lines)
+                continue
             levels = [
                 level_of.get(round(size * 2) / 2, 0)
                 if candidate(text, size) and _norm(text) not in running
@@ -235,8 +269,12 @@ def _add_with_outline(
             entries[page].append((level, _norm(title), title))
     for number, blocks in enumerate(pages, start=1):
         waiting = list(entries.get(number, ()))
-        found: list[tuple[list[Line], list[tuple[int, int]]]] = []
-        for lines in blocks:
+        contents = _contents_blocks(blocks)
+        found: list[tuple[list[Line], list[tuple[int, int]] | None]] = []
+        for b, lines in enumerate(blocks):
+            if b in contents:  # an entry names a section; it does not open it
+                found.append((lines, None))
+                continue
             marks = [(0, 0)] * len(lines)
             for i, (text, _size) in enumerate(lines):
                 if not waiting:
@@ -257,5 +295,8 @@ def _add_with_outline(
         # still open their section where the page begins.
         for level, _norm_title, title in waiting:
             builder.enter_heading(title, level)
-        for lines, marks in found:
-            _add_runs(builder, number, lines, marks)
+        for lines, block_marks in found:
+            if block_marks is None:
+                _add_contents(builder, number, lines)
+            else:
+                _add_runs(builder, number, lines, block_marks)

@@ -49,7 +49,7 @@ def assert_exact(doc: ParsedDocument) -> None:
         assert block.text.strip() == block.text and block.text
         assert block.start > previous
         previous = block.start
-        assert block.kind in ("heading", "text", "table", "list", "code")
+        assert block.kind in ("heading", "text", "table", "list", "code", "contents")
         if block.kind == "heading":
             assert block.heading_path, "a heading block ends its own heading path"
 
@@ -153,6 +153,39 @@ def test_pdf_running_heads_are_not_headings(tmp_path: Path) -> None:
     doc = parse_file(make_pdf(tmp_path / "report.pdf", pages))
     assert not any("ACME" in b.heading_path[0] for b in doc.blocks if b.heading_path)
     assert paths_of(doc, "page 3") == ("Results",)
+
+
+@pytest.mark.parametrize("outline", [False, True])
+def test_pdf_table_of_contents_is_text_but_never_a_passage(tmp_path: Path, outline: bool) -> None:
+    from engine.index.embed import get_embedder
+    from engine.ingest.chunk import chunk_document
+
+    leaders = " . . . . . . . . . . . . ."
+    contents = [("h1", "Contents")] + [
+        ("p", f"{n}.1 {title}{leaders} {n + 1}")
+        for n, title in enumerate(["Unpacking the boiler", "Filling the tank", "Descaling"], 1)
+    ]
+    path = make_pdf(
+        tmp_path / "manual.pdf",
+        [
+            contents,
+            [("h1", "Unpacking the boiler"), ("p", "Lift the boiler by its handles.")],
+            [("h1", "Filling the tank"), ("p", "Pour cold water up to the mark.")],
+            [("h1", "Descaling"), ("p", "Use vinegar once a year. The dots . . . . stay.")],
+        ],
+        outline=outline,
+    )
+    parsed = parse_file(path)
+    assert_exact(parsed)
+    entries = [b for b in parsed.blocks if b.kind == "contents"]
+    assert [b.page for b in entries] == [1, 1, 1]
+    assert "Filling the tank" in entries[1].text and "Filling the tank" in parsed.text
+    # An entry names a section without opening it; prose with a few dots is not an entry.
+    assert paths_of(parsed, "cold water") == ("Filling the tank",)
+    assert paths_of(parsed, "vinegar") == ("Descaling",)
+    chunks = chunk_document(parsed, tokenizer=get_embedder().tokenizer)
+    assert chunks and not any(". . . ." in c.text and c.page == 1 for c in chunks)
+    assert {c.page for c in chunks} >= {2, 3, 4}
 
 
 def test_docx_headings_pages_and_title(tmp_path: Path) -> None:
