@@ -175,18 +175,18 @@ def _contents_blocks(blocks: list[list[Line]]) -> set[int]:
     }
 
 
-def _add_contents(builder: DocumentBuilder, page: int, lines: list[Line]) -> None:
-    builder.add("\n".join(text for text, _ in lines), page=page, kind="contents")
-
-
 def _add_runs(
-    builder: DocumentBuilder, page: int, lines: list[Line], marks: list[tuple[int, int]]
+    builder: DocumentBuilder, page: int, lines: list[Line], marks: list[tuple[int, int]] | None
 ) -> None:
     """Add a block's lines as consecutive runs of equal marks `(heading level, group)`.
 
     Level 0 is body text. Lines of one run are joined: a heading wrapped over two lines is
-    one heading; `group` keeps two adjacent headings of the same level apart.
+    one heading; `group` keeps two adjacent headings of the same level apart. No marks: the
+    block is a table-of-contents entry, added whole as kind "contents".
     """
+    if marks is None:
+        builder.add("\n".join(text for text, _ in lines), page=page, kind="contents")
+        return
     run: list[str] = []
     run_mark = marks[0] if marks else (0, 0)
 
@@ -248,7 +248,7 @@ def _add_with_font_sizes(builder: DocumentBuilder, pages: list[list[list[Line]]]
         contents = _contents_blocks(blocks)
         for b, lines in enumerate(blocks):
             if b in contents:
-                _add_contents(builder, number, lines)
+                _add_runs(builder, number, lines, None)
                 continue
             levels = [
                 level_of.get(round(size * 2) / 2, 0)
@@ -296,7 +296,4 @@ def _add_with_outline(
         for level, _norm_title, title in waiting:
             builder.enter_heading(title, level)
         for lines, block_marks in found:
-            if block_marks is None:
-                _add_contents(builder, number, lines)
-            else:
-                _add_runs(builder, number, lines, block_marks)
+            _add_runs(builder, number, lines, block_marks)
