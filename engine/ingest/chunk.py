@@ -13,7 +13,8 @@ silently truncated, and its tail never searched). The rules, in order:
 - every chunk keeps its page, its exact character span in the document's text and its
   heading path;
 - table-of-contents entries (blocks of kind "contents") are not passages: they stay in the
-  document's text, and only a document made of nothing else is chunked from them.
+  document's text, no chunk spans across one, and only a document made of nothing else is
+  chunked from them.
 
 Each block is tokenized once (one batched call for the whole document); windows are chosen on
 the tokens' offsets, never by re-tokenizing text in a loop. A last batched pass re-counts the
@@ -120,7 +121,21 @@ def chunk_document(
         raise ValueError("overlap_tokens must be at least 0 and under half of max_tokens")
     plain = plain_tokenizer(tokenizer)
     blocks = [b for b in doc.blocks if b.text.strip()]
-    blocks = [b for b in blocks if b.kind != "contents"] or blocks
+    # Table-of-contents entries cut the document into runs chunked apart, so that no chunk
+    # (whose text is a span of the document) reaches across one.
+    runs = [
+        list(run)
+        for entries, run in itertools.groupby(blocks, key=lambda b: b.kind == "contents")
+        if not entries
+    ] or [blocks]
+    chunks = [c for run in runs for c in _chunk_run(doc, run, plain, max_tokens, overlap_tokens)]
+    return _enforce_limit(chunks, doc.text, plain, max_tokens)
+
+
+def _chunk_run(
+    doc: ParsedDocument, blocks: list[Block], plain: Any, max_tokens: int, overlap_tokens: int
+) -> list[Chunk]:
+    """Chunks of consecutive blocks of `doc`, before the limit is enforced."""
     if not blocks:
         return []
     # Text between blocks that is not just space (source-mode formats keep markup there).
@@ -178,7 +193,7 @@ def chunk_document(
                     heading_path=unit.path_at((s + e - 1) // 2),
                 )
             )
-    return _enforce_limit(chunks, doc.text, plain, max_tokens)
+    return chunks
 
 
 def _merge_tiny(sections: list[_Section], min_tokens: int) -> list[_Section]:
