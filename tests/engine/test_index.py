@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.index.catalog import Catalog, Counts, DocumentRow, NewChunk
-from engine.index.vectors import VectorIndex
+from engine.index.vectors import STORE, VectorIndex
 from engine.retrieval.search import keyword_query, query_words
 
 DIM = 8
@@ -94,9 +95,24 @@ def test_vector_index_matches_catalog_and_rebuilds_when_stale(tmp_path: Path) ->
     assert stale.search(added[0][1], 1)[0][0] == added[0][0]
 
     # A damaged file is rebuilt too.
+    stale.save(cat.vectors_version)
+    meta = (tmp_path / "v.json").read_text()
     path.write_bytes(b"not a faiss index")
-    (tmp_path / "v.json").write_text(f'{{"version": {cat.vectors_version}, "dim": {DIM}}}')
     assert VectorIndex.open(path, DIM, cat).size == 4
+
+    # So is a file written with float32 vectors (before the index held them in float16).
+    faiss = pytest.importorskip("faiss")
+    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    for ids, vecs in cat.iter_embeddings():
+        flat.add_with_ids(vecs, ids)
+    faiss.write_index(flat, str(path))
+    (tmp_path / "v.json").write_text(meta.replace(f', "store": "{STORE}"', ""))
+    converted = VectorIndex.open(path, DIM, cat)
+    assert converted.dirty and converted.size == 4
+    assert converted.search(added[0][1], 1)[0][0] == added[0][0]
+    converted.save(cat.vectors_version)
+    assert json.loads((tmp_path / "v.json").read_text())["store"] == STORE
+    assert not VectorIndex.open(path, DIM, cat).dirty
 
 
 def test_keyword_query_quotes_terms_and_drops_stopwords() -> None:
@@ -127,6 +143,29 @@ def test_large_collections_search_only_discriminating_words(tmp_path: Path) -> N
     assert select_terms(coll, ["common", "words"], n) == []  # type: ignore[arg-type]
     # A small collection searches every word: there a frequent word can still matter.
     assert select_terms(coll, ["common", "zircon"], 100) == ["common", "zircon"]  # type: ignore[arg-type]
+
+
+def test_keyword_terms_stay_within_the_postings_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from engine.retrieval import search
+    from engine.retrieval.search import LARGE_COLLECTION, select_terms
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    n = LARGE_COLLECTION + 100
+    words = ["zircon"] * 3 + ["basalt"] * 200 + ["quartz"] * 300
+    cat.write_batch([_doc("/big.txt", [f"rock {w}" for w in words] + ["rock"] * (n - 503))])
+    coll = SimpleNamespace(catalog=cat)
+    question = ["quartz", "basalt", "zircon"]
+    assert select_terms(coll, question, n) == ["zircon", "basalt", "quartz"]  # type: ignore[arg-type]
+    # The rarest words first, while their passages fit the budget.
+    monkeypatch.setattr(search, "MAX_POSTINGS", 250)
+    assert select_terms(coll, question, n) == ["zircon", "basalt"]  # type: ignore[arg-type]
+    # The rarest word is searched even when it alone is over the budget.
+    monkeypatch.setattr(search, "MAX_POSTINGS", 1)
+    assert select_terms(coll, question, n) == ["zircon"]  # type: ignore[arg-type]
 
 
 def test_a_version_1_catalogue_is_migrated_in_place(tmp_path: Path) -> None:
