@@ -143,7 +143,9 @@ def run_hearth(
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-retrieval-"))
     try:
         h = Hearth(work / "home")
-        get_embedder().embed(["warm up"])  # the one-time model load is outside the clock
+        embedder = get_embedder()
+        embedder.embed(["warm up"])  # the one-time model load is outside the clock
+        print(f"  Hearth embeds in {embedder.precision}")
         t0 = time.perf_counter()
         summary = None
         for event in h.ingest([folder], collection="bench"):

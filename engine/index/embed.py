@@ -7,6 +7,7 @@ once per process and shared.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -59,6 +60,7 @@ class Embedder:
         self._searches_done = threading.Condition()
         device = _device()
         model: Any = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+        self.precision = "float32" if device == "cpu" else device
         if device == "cpu" and cpu_has_bf16():
             import torch
 
@@ -66,6 +68,20 @@ class Embedder:
             # hardware (measured 1.9x the chunks/s of float32 on 2 AVX-512 BF16 cores), with
             # cosine >= 0.998 to the float32 vectors; elsewhere it would be emulated and slower.
             model.to(torch.bfloat16)
+            self.precision = "bfloat16"
+        elif device == "cpu" and int8_wanted():
+            from engine.index import int8
+
+            # Elsewhere on x86, int8 products on fixed scales (engine/index/int8.py).
+            try:
+                if int8.available() and int8.quantize_linear_layers(
+                    model, int8.calibration_texts()
+                ):
+                    self.precision = "int8"
+            except (RuntimeError, AttributeError, OSError):
+                # A PyTorch without these operators, or no calibration texts: float32, with
+                # the layers a failed replacement may have changed restored.
+                model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         self.model = model
         self.dim = int(model.get_embedding_dimension())
         self.max_tokens = int(model.max_seq_length)
@@ -184,6 +200,11 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
+
+
+def int8_wanted() -> bool:
+    """Int8 embedding on CPUs without bfloat16, unless HEARTH_EMBED_INT8=0 turns it off."""
+    return os.environ.get("HEARTH_EMBED_INT8", "1") != "0"
 
 
 def _device() -> str:
