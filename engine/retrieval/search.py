@@ -25,11 +25,12 @@ from engine.index.passages import embedder_view
 CANDIDATES = 50
 """Chunks taken from each retriever before pages are ranked."""
 
-SECOND_CHUNK_WEIGHT = 0.1
+SECOND_CHUNK_WEIGHT = 0.2
 """Weight of a page's second-best chunk (its similarity above the weakest candidate's): a
 page that answers in two places is a little more likely the page than one that touches the
 question once (on real manuals MRR@10 +0.01 to +0.02 on the tuning half for weights 0.1 to
-0.3; 0.1 was kept)."""
+0.3 against none; with int8 embedding 0.2 ranked above 0.1 on the tuning half of two indexes,
++0.006 and +0.009)."""
 
 KEYWORD_WEIGHT = 0.2
 """Weight of the relative bm25 (0..1) against cosine similarity (typically 0.2..0.8 for
