@@ -119,18 +119,17 @@ def _quantized(linear: torch.nn.Linear, seen: _Observed) -> tuple[StaticInt8Line
     reach = torch.maximum(seen.low.abs(), seen.high.abs()).clamp(min=1e-5)
     w_reach = linear.weight.detach().float().abs().amax(dim=0).clamp(min=1e-5)
     rows = torch.cat(seen.rows)
-    best: tuple[StaticInt8Linear, float] | None = None
     with torch.inference_mode():
         exact = linear(rows)
-        for alpha in SMOOTHING:
+
+        def smoothed(alpha: float) -> tuple[StaticInt8Linear, float]:
+            assert seen.low is not None and seen.high is not None
             smooth = (reach**alpha / w_reach ** (1 - alpha)).clamp(min=1e-5)
             low, high = (seen.low / smooth).min(), (seen.high / smooth).max()
             layer = StaticInt8Linear(linear, smooth, float(low), float(high))
-            error = float((layer(rows) - exact).norm() / exact.norm().clamp(min=1e-12))
-            if best is None or error < best[1]:
-                best = (layer, error)
-    assert best is not None
-    return best
+            return layer, float((layer(rows) - exact).norm() / exact.norm().clamp(min=1e-12))
+
+        return min((smoothed(alpha) for alpha in SMOOTHING), key=lambda candidate: candidate[1])
 
 
 def quantize_linear_layers(model: Any, texts: list[str]) -> dict[str, float]:
