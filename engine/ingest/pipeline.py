@@ -734,7 +734,8 @@ def _run(
             yield from queue.run(cancel)
             cancelled = cancel is not None and cancel.cancelled
         if sync and not cancelled:
-            gone = [d.path for d in catalog.documents() if not d.path.exists()]
+            # A link whose target is gone is still in its folder, listed as failed: kept.
+            gone = [d.path for d in catalog.documents() if not os.path.lexists(d.path)]
             collection.vectors().update(catalog.remove_documents(gone), ())
             for p in gone:
                 counters.removed += 1

@@ -165,6 +165,12 @@ def test_mixed_folder_indexes_good_files_and_reports_bad_ones(
     docs = {d.path: d for d in h.documents("mixed")}
     assert {p for p, d in docs.items() if d.status == "failed"} == expected_bad
     assert all(docs[p].status == "indexed" for p in mixed.good)
+
+    # A re-sync (a linked folder's check) changes nothing: a dangling link is still listed.
+    summary, _ = run(h.ingest([mixed.root], collection="mixed", sync=True))
+    assert (summary.removed, summary.failed) == (0, len(expected_bad))
+    info = h.collection_info("mixed")
+    assert (info.documents, info.failed) == (len(mixed.good), len(expected_bad))
     h.close()
 
 
