@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app import icons
 from app.chat_view import ChatView, Composer
+from app.layouts import nested
 from app.models import MessagesModel, SourcesModel
 from app.sources_view import SourcesPanel
 
@@ -57,9 +58,8 @@ class ChatEmptyState(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.subtitle)
         lay.addSpacing(10)
-        self.chips = QVBoxLayout()
+        self.chips = nested(lay, QVBoxLayout())
         self.chips.setSpacing(6)
-        lay.addLayout(self.chips)
         lay.addStretch(3)
         self._buttons: list[QPushButton] = []
 
@@ -90,11 +90,7 @@ class ChatEmptyState(QWidget):
             b = QPushButton(text, self)
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             b.clicked.connect(lambda _=False, t=text: self.suggestion.emit(t))
-            row = QHBoxLayout()
-            row.addStretch(1)
-            row.addWidget(b)
-            row.addStretch(1)
-            self.chips.addLayout(row)
+            self.chips.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
             self._buttons.append(b)
 
 
@@ -151,7 +147,7 @@ class ChatPage(QSplitter):
         blay.addWidget(self.banner)
         self.composer = Composer(bottom)
         blay.addWidget(self.composer)
-        hints = QHBoxLayout()
+        hints = nested(blay, QHBoxLayout())
         hint = QLabel("Enter to send · Shift+Enter for a new line · Esc to stop", bottom)
         hint.setObjectName("Muted")
         hints.addWidget(hint)
@@ -163,13 +159,11 @@ class ChatPage(QSplitter):
         self.model_menu = QMenu(self.model_button)
         self.model_button.setMenu(self.model_menu)
         hints.addWidget(self.model_button)
-        blay.addLayout(hints)
-        row = QHBoxLayout()
+        row = nested(lay, QHBoxLayout())
         row.addStretch(1)
         row.addWidget(bottom, 100)
         row.addStretch(1)
         bottom.setMaximumWidth(860 + 48)
-        lay.addLayout(row)
         self.sources = SourcesPanel(sources, self)
         self.sources.setMinimumWidth(240)
         self.addWidget(column)

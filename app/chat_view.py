@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.models import ChatMessage, MessagesModel
 from app.text import link_citations, plural, source_label
 from engine.events import CheckedSentence, Hit
@@ -195,7 +196,7 @@ class MessageWidget(QWidget):
         lay = QVBoxLayout(self.bubble)
         lay.setContentsMargins(14, 10, 14, 10)
         lay.setSpacing(4)
-        head = QHBoxLayout()
+        head = nested(lay, QHBoxLayout())
         head.setSpacing(6)
         self.who = QLabel(self.bubble)
         self.who.setStyleSheet("font-weight: 600;")
@@ -204,7 +205,6 @@ class MessageWidget(QWidget):
         head.addWidget(self.who)
         head.addWidget(self.model_label)
         head.addStretch(1)
-        lay.addLayout(head)
         self.notice = QLabel(self.bubble)
         self.notice.setObjectName("CheckNotice")
         self.notice.setWordWrap(True)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import icons
 from app.chatmodels import ModelManager
+from app.layouts import nested
 from app.models import ItemRole
 from app.remote_models import add_remote_button, remote_details
 from app.serve_settings import ServeSwitch, serve_controller
@@ -61,13 +62,12 @@ class NewCollectionDialog(QDialog):
         intro.setWordWrap(True)
         intro.setObjectName("Muted")
         lay.addWidget(intro)
-        form = QFormLayout()
+        form = nested(lay, QFormLayout())
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("e.g. House manuals")
         form.addRow("Name", self.name)
         self.embedding = EmbeddingChooser(DEFAULT_EMBEDDING_MODEL, self)
         form.addRow("Embedding model", self.embedding)
-        lay.addLayout(form)
         self.problem = QLabel(self)
         self.problem.setObjectName("Error")
         self.problem.hide()
@@ -165,7 +165,7 @@ class ModelsDialog(QDialog):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.details)
-        row = QHBoxLayout()
+        row = nested(lay, QHBoxLayout())
         self.add_button = QPushButton(icons.icon("plus"), "Add model…", self)
         self.add_button.clicked.connect(self._add)
         self.remove_button = QPushButton(icons.icon("trash"), "Remove", self)
@@ -179,7 +179,6 @@ class ModelsDialog(QDialog):
         row.insertWidget(1, add_remote_button(manager, self))  # app/remote_models.py
         row.addStretch(1)
         row.addWidget(close)
-        lay.addLayout(row)
         self.table.selectionModel().selectionChanged.connect(self._selected)
         manager.model.modelReset.connect(self._selected)
         manager.model.dataChanged.connect(self._selected)
@@ -260,7 +259,7 @@ class SettingsDialog(QDialog):
         self.collection = collection
         lay = QVBoxLayout(self)
         lay.setSpacing(10)
-        form = QFormLayout()
+        form = nested(lay, QFormLayout())
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
 
@@ -336,7 +335,6 @@ class SettingsDialog(QDialog):
             note = QLabel("Changing it re-embeds every passage of this collection.", self)
             note.setObjectName("Muted")
             form.addRow("", note)
-        lay.addLayout(form)
         self.problem = QLabel(self)
         self.problem.setObjectName("Error")
         self.problem.setWordWrap(True)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.models import DocumentsModel, ItemRole, StateRole
 from app.text import plural
 
@@ -55,7 +56,7 @@ class DocumentsView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 14, 24, 14)
         lay.setSpacing(10)
-        bar = QHBoxLayout()
+        bar = nested(lay, QHBoxLayout())
         self.count = QLabel(self)
         self.count.setObjectName("Muted")
         bar.addWidget(self.count)
@@ -74,7 +75,6 @@ class DocumentsView(QWidget):
         self.remove_button.clicked.connect(self._remove)
         for b in (self.add_button, self.folder_button, self.resync_button, self.remove_button):
             bar.addWidget(b)
-        lay.addLayout(bar)
         self.stack = QStackedWidget(self)
         self.table = QTableView(self)
         self.table.setModel(model)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.text import plural
 from app.worker import WATCH, WORK, Runner, Task, TaskError
 from engine.errors import HearthError
@@ -156,7 +157,7 @@ class LinkedFoldersView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 14, 24, 14)
         lay.setSpacing(10)
-        bar = QHBoxLayout()
+        bar = nested(lay, QHBoxLayout())
         self.summary = QLabel(self)
         self.summary.setObjectName("Muted")
         self.summary.setWordWrap(True)
@@ -167,7 +168,6 @@ class LinkedFoldersView(QWidget):
         self.unlink_button.clicked.connect(self._unlink_selected)
         bar.addWidget(self.link_button)
         bar.addWidget(self.unlink_button)
-        lay.addLayout(bar)
         self.list = QListWidget(self)
         self.list.setAlternatingRowColors(True)
         self.list.itemSelectionChanged.connect(self._update_buttons)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.models import IngestModel, StateRole
 
 AUTO_HIDE_MS = 8_000
@@ -47,7 +48,7 @@ class IngestPanel(QFrame):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(14, 10, 10, 10)
         lay.setSpacing(6)
-        top = QHBoxLayout()
+        top = nested(lay, QHBoxLayout())
         self.title = QLabel(self)
         self.title.setStyleSheet("font-weight: 600;")
         self.title.setWordWrap(True)
@@ -65,7 +66,6 @@ class IngestPanel(QFrame):
         self.close_button.setToolTip("Dismiss")
         self.close_button.clicked.connect(self.hide)
         top.addWidget(self.close_button)
-        lay.addLayout(top)
         self.bar = QProgressBar(self)
         self.bar.setTextVisible(False)
         self.bar.setRange(0, 1000)

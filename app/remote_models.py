@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chatmodels import ModelManager
+from app.layouts import nested
 from app.worker import MODEL, TaskError
 
 
@@ -38,7 +39,7 @@ class RemoteModelDialog(QDialog):
         intro.setWordWrap(True)
         intro.setObjectName("Muted")
         lay.addWidget(intro)
-        form = QFormLayout()
+        form = nested(lay, QFormLayout())
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("gpu box")
         self.url = QLineEdit(self)
@@ -51,7 +52,6 @@ class RemoteModelDialog(QDialog):
         form.addRow("Server address", self.url)
         form.addRow("Model id", self.model)
         form.addRow("API key variable", self.key_env)
-        lay.addLayout(form)
         self.problem = QLabel(self)
         self.problem.setObjectName("Error")
         self.problem.setWordWrap(True)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from app.chatmodels import ModelManager
+from app.layouts import nested
 from app.worker import MODEL, Runner
 from engine.facade import Hearth
 
@@ -130,7 +131,7 @@ class ServeSwitch(QWidget):
         self.controller = controller
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
+        row = nested(lay, QHBoxLayout())
         self.switch = QCheckBox("Serve an OpenAI-compatible API on this computer", self)
         self.port = QSpinBox(self)
         self.port.setRange(1024, 65535)
@@ -138,7 +139,6 @@ class ServeSwitch(QWidget):
         self.port.setPrefix("port ")
         row.addWidget(self.switch, 1)
         row.addWidget(self.port)
-        lay.addLayout(row)
         self.address = QLabel(self)
         self.address.setObjectName("Muted")
         self.address.setWordWrap(True)

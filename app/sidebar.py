@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.models import ItemRole, StateRole, SubtitleRole
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class Sidebar(QWidget):
         lay.setContentsMargins(0, 12, 0, 10)
         lay.setSpacing(2)
 
-        brand = QHBoxLayout()
+        brand = nested(lay, QHBoxLayout())
         brand.setContentsMargins(16, 0, 16, 8)
         logo = QLabel(self)
         logo.setPixmap(icons.app_icon().pixmap(28, 28))
@@ -138,7 +139,6 @@ class Sidebar(QWidget):
         brand.addWidget(logo)
         brand.addWidget(name)
         brand.addStretch(1)
-        lay.addLayout(brand)
 
         head = SectionHeader("Collections", "New collection", self)
         head.button.clicked.connect(self.newCollection)
@@ -162,7 +162,7 @@ class Sidebar(QWidget):
                 signal.connect(self._update_placeholders)
         self._update_placeholders()
 
-        bottom = QHBoxLayout()
+        bottom = nested(lay, QHBoxLayout())
         bottom.setContentsMargins(10, 6, 10, 0)
         self.models_button = QPushButton(icons.icon("chip"), "Models", self)
         self.models_button.setProperty("flat", True)
@@ -173,7 +173,6 @@ class Sidebar(QWidget):
         bottom.addWidget(self.models_button)
         bottom.addWidget(self.settings_button)
         bottom.addStretch(1)
-        lay.addLayout(bottom)
 
     def _placeholder(self, text: str) -> QLabel:
         label = QLabel(text, self)

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from engine.errors import HearthError
 from engine.events import Hit
 from engine.facade import Hearth
@@ -162,7 +163,7 @@ class DocumentViewer(QWidget):
         top = QHBoxLayout(bar)
         top.setContentsMargins(14, 10, 10, 10)
         top.setSpacing(6)
-        text_col = QVBoxLayout()
+        text_col = nested(top, QVBoxLayout(), 1)
         text_col.setSpacing(0)
         self.name = QLabel(bar)
         self.name.setStyleSheet("font-weight: 600; font-size: 12pt;")
@@ -170,7 +171,6 @@ class DocumentViewer(QWidget):
         self.where.setObjectName("Muted")
         text_col.addWidget(self.name)
         text_col.addWidget(self.where)
-        top.addLayout(text_col, 1)
         self.prev_button = self._tool(
             "left", "Previous page", lambda: self.go_to_page((self.current_page or 1) - 1)
         )

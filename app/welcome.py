@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app import icons, theme
+from app.layouts import nested
 
 FORMATS = "PDF · Word · PowerPoint · Excel · OpenDocument · Markdown · HTML · e-mail · EPUB · text"
 
@@ -33,7 +34,12 @@ class DropTarget(QFrame):
         formats.setObjectName("Muted")
         formats.setWordWrap(True)
         formats.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        buttons = QHBoxLayout()
+        lay.addStretch(1)
+        lay.addWidget(icon)
+        lay.addWidget(title)
+        lay.addWidget(formats)
+        lay.addSpacing(8)
+        buttons = nested(lay, QHBoxLayout())
         buttons.addStretch(1)
         self.files_button = QPushButton(icons.icon("file"), "Add files…", self)
         self.files_button.clicked.connect(self.addFiles)
@@ -42,12 +48,6 @@ class DropTarget(QFrame):
         buttons.addWidget(self.files_button)
         buttons.addWidget(self.folder_button)
         buttons.addStretch(1)
-        lay.addStretch(1)
-        lay.addWidget(icon)
-        lay.addWidget(title)
-        lay.addWidget(formats)
-        lay.addSpacing(8)
-        lay.addLayout(buttons)
         lay.addStretch(1)
 
     def set_active(self, active: bool) -> None:
@@ -87,7 +87,13 @@ class WelcomePage(QWidget):
         lead.setWordWrap(True)
         lead.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.drop = DropTarget(col)
-        samples = QHBoxLayout()
+        lay.addWidget(logo)
+        lay.addWidget(hero)
+        lay.addWidget(lead)
+        lay.addSpacing(14)
+        lay.addWidget(self.drop)
+        lay.addSpacing(10)
+        samples = nested(lay, QHBoxLayout())
         samples.addStretch(1)
         hint = QLabel("Not sure where to start?", col)
         hint.setObjectName("Muted")
@@ -100,11 +106,4 @@ class WelcomePage(QWidget):
         samples.addWidget(hint)
         samples.addWidget(self.samples_button)
         samples.addStretch(1)
-        lay.addWidget(logo)
-        lay.addWidget(hero)
-        lay.addWidget(lead)
-        lay.addSpacing(14)
-        lay.addWidget(self.drop)
-        lay.addSpacing(10)
-        lay.addLayout(samples)
         lay.addStretch(3)

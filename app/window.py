@@ -45,6 +45,7 @@ from app.chat_page import ChatPage
 from app.chatmodels import ModelManager
 from app.dialogs import AboutDialog, ModelsDialog, NewCollectionDialog, SettingsDialog, pick_gguf
 from app.documents_view import DocumentsView
+from app.layouts import nested
 from app.library import Library
 from app.links_view import FolderWatch, LinkedFoldersView
 from app.progress_view import IngestPanel
@@ -132,7 +133,7 @@ class CollectionHeader(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(24, 14, 20, 6)
-        col = QVBoxLayout()
+        col = nested(lay, QVBoxLayout(), 1)
         col.setSpacing(0)
         self.title = QLabel(self)
         self.title.setObjectName("Title")
@@ -140,7 +141,6 @@ class CollectionHeader(QWidget):
         self.subtitle.setObjectName("Muted")
         col.addWidget(self.title)
         col.addWidget(self.subtitle)
-        lay.addLayout(col, 1)
         self.new_chat = QPushButton(icons.icon("chat"), "New chat", self)
         self.new_chat.setToolTip("Start a new conversation (Ctrl+N)")
         self.add = QPushButton(
@@ -188,10 +188,9 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         self.error_bar = MessageBar(main)
-        bar_row = QHBoxLayout()
+        bar_row = nested(lay, QHBoxLayout())
         bar_row.setContentsMargins(20, 10, 20, 0)
         bar_row.addWidget(self.error_bar)
-        lay.addLayout(bar_row)
         self.stack = QStackedWidget(main)
         self.welcome = WelcomePage(self.stack)
         self.collection_page = QWidget(self.stack)
@@ -214,10 +213,9 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.collection_page)
         lay.addWidget(self.stack, 1)
         self.ingest_panel = IngestPanel(self.library.ingest_model, main)
-        panel_row = QHBoxLayout()
+        panel_row = nested(lay, QHBoxLayout())
         panel_row.setContentsMargins(20, 0, 20, 12)
         panel_row.addWidget(self.ingest_panel)
-        lay.addLayout(panel_row)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(main)
         self.splitter.setStretchFactor(1, 1)

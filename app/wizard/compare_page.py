@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons
+from app.layouts import nested
 from app.wizard.context import WizardContext
 from app.wizard.widgets import Step, bold, card, muted, page_layout
 from app.worker import MODEL, TaskError
@@ -85,14 +86,13 @@ class CompareStep(Step):
         rbox.addWidget(self.result)
         lay.addWidget(res)
 
-        row = QHBoxLayout()
+        row = nested(lay, QHBoxLayout())
         row.addWidget(QLabel("Held-out question", self))
         self.questions = QComboBox(self)
         self.questions.setMinimumWidth(380)
         self.questions.currentIndexChanged.connect(self._show_answer)
         row.addWidget(self.questions, 1)
-        lay.addLayout(row)
-        ask = QHBoxLayout()
+        ask = nested(lay, QHBoxLayout())
         ask.addWidget(QLabel("Your question", self))
         self.question = QLineEdit(self)
         self.question.setPlaceholderText("Type a question to ask both models…")
@@ -101,17 +101,15 @@ class CompareStep(Step):
         self.ask_button.clicked.connect(self.ask)
         ask.addWidget(self.question, 1)
         ask.addWidget(self.ask_button)
-        lay.addLayout(ask)
 
         self.shown_question = bold("", self)
         self.reference = muted("", self)
         lay.addWidget(self.shown_question)
         lay.addWidget(self.reference)
-        sides = QHBoxLayout()
+        sides = nested(lay, QHBoxLayout(), 1)
         sides.setSpacing(12)
         self.base_view = self._side(sides, "Base model")
         self.tuned_view = self._side(sides, "Tuned model")
-        lay.addLayout(sides, 1)
         self.problem = QLabel(self)
         self.problem.setObjectName("Error")
         self.problem.setWordWrap(True)
@@ -233,7 +231,7 @@ class UseStep(Step):
         self.where = muted("", frame)
         box.addWidget(self.name)
         box.addWidget(self.where)
-        row = QHBoxLayout()
+        row = nested(box, QHBoxLayout())
         self.use_button = QPushButton(icons.icon("chat"), "Chat with the tuned model", frame)
         self.use_button.setProperty("primary", True)
         self.use_button.clicked.connect(self.use)
@@ -242,7 +240,6 @@ class UseStep(Step):
         row.addWidget(self.use_button)
         row.addWidget(self.off_button)
         row.addStretch(1)
-        box.addLayout(row)
         self.state = muted("", frame)
         box.addWidget(self.state)
         lay.addWidget(frame)

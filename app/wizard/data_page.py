@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons
+from app.layouts import nested
 from app.text import human_duration, plural
 from app.wizard.context import WizardContext
 from app.wizard.dataset import (
@@ -111,7 +112,7 @@ class DataStep(Step):
         self.gen_panel = QWidget(frame)
         gen = QVBoxLayout(self.gen_panel)
         gen.setContentsMargins(24, 0, 0, 4)
-        row = QGridLayout()
+        row = nested(gen, QGridLayout())
         row.setHorizontalSpacing(8)
         self.collection = QComboBox(self.gen_panel)
         self.collection.setMinimumWidth(220)
@@ -135,8 +136,7 @@ class DataStep(Step):
         row.addWidget(self.per_passage, 1, 4)
         row.setColumnMinimumWidth(2, 16)
         row.setColumnStretch(5, 1)
-        gen.addLayout(row)
-        run_row = QHBoxLayout()
+        run_row = nested(gen, QHBoxLayout())
         self.generate_button = QPushButton("Write pairs", self.gen_panel)
         self.generate_button.setProperty("primary", True)
         self.generate_button.clicked.connect(self.generate)
@@ -147,7 +147,6 @@ class DataStep(Step):
         run_row.addWidget(self.generate_button)
         run_row.addWidget(self.cancel_button)
         run_row.addWidget(self.estimate, 1)
-        gen.addLayout(run_row)
         self.gen_bar = QProgressBar(self.gen_panel)
         self.gen_bar.setTextVisible(False)
         self.gen_bar.hide()
@@ -175,7 +174,7 @@ class DataStep(Step):
         box.addWidget(self.source_message)
         lay.addWidget(frame)
 
-        tools = QHBoxLayout()
+        tools = nested(lay, QHBoxLayout())
         self.count = bold("No pairs yet", self)
         tools.addWidget(self.count, 1)
         self.add_button = QPushButton(icons.icon("plus"), "Add a pair", self)
@@ -187,7 +186,6 @@ class DataStep(Step):
         self.check_button.clicked.connect(self.check)
         for b in (self.add_button, self.delete_button, self.check_button):
             tools.addWidget(b)
-        lay.addLayout(tools)
 
         self.model = PairsModel(self)
         self.table = QTableView(self)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
+from app.layouts import nested
 from app.text import human_count, human_duration, human_size
 from app.wizard.context import WizardContext
 from app.wizard.hardware import (
@@ -85,7 +86,7 @@ class ModelStep(Step):
             "this computer.",
         )
         frame, box = card(self)
-        grid = QGridLayout()
+        grid = nested(box, QGridLayout())
         grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(6)
         grid.setColumnStretch(1, 1)
@@ -108,7 +109,6 @@ class ModelStep(Step):
         grid.addWidget(QLabel("Preset", frame), 3, 0)
         grid.addWidget(self.preset, 3, 1, Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(self.preset_info, 4, 1)
-        box.addLayout(grid)
         lay.addWidget(frame)
 
         est, ebox = card(self)

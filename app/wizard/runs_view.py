@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.text import human_time, plural
 from app.wizard.context import WizardContext
 from app.wizard.widgets import SERIES_COLORS, LossPlot, Step, muted, page_layout
@@ -78,7 +79,7 @@ class RunsView(Step):
             "Every fine-tuning run with its settings, loss curves and results. Select "
             "several runs (Ctrl or Shift) to compare them.",
         )
-        buttons = QHBoxLayout()
+        buttons = nested(lay, QHBoxLayout())
         self.summary = muted("", self)
         buttons.addWidget(self.summary, 1)
         self.refresh_button = QPushButton(icons.icon("refresh"), "Refresh", self)
@@ -89,7 +90,6 @@ class RunsView(Step):
         self.open_button.clicked.connect(self._open)
         for b in (self.refresh_button, self.resume_button, self.open_button):
             buttons.addWidget(b)
-        lay.addLayout(buttons)
 
         split = QSplitter(Qt.Orientation.Vertical, self)
         self.table = QTableWidget(0, len(self.COLUMNS), split)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons
+from app.layouts import nested
 from app.wizard.context import WizardContext, merge
 from app.wizard.hardware import plan_run
 from app.wizard.model_page import ModelStep, describe_plan
@@ -223,13 +224,12 @@ class SettingsStep(Step):
             "the rest are there if you know you need them.",
             self,
         )
-        top = QHBoxLayout()
+        top = nested(outer, QHBoxLayout())
         top.addWidget(self.header, 1)
         self.reset_button = QPushButton(icons.icon("refresh"), "Back to the preset", self)
         self.reset_button.setToolTip("Undo every change made here")
         self.reset_button.clicked.connect(self.reset)
         top.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignTop)
-        outer.addLayout(top)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         inner = QWidget(scroll)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons
+from app.layouts import nested
 from app.text import human_duration
 from app.wizard.context import WizardContext
 from app.wizard.process import TrainingProcess
@@ -71,7 +72,7 @@ class TrainStep(Step):
             "what was learnt so far, and Resume continues from there.",
         )
         top, tbox = card(self)
-        row = QHBoxLayout()
+        row = nested(tbox, QHBoxLayout())
         self.status = bold("Ready to train.", top)
         row.addWidget(self.status, 1)
         self.start_button = QPushButton("Start training", top)
@@ -85,7 +86,6 @@ class TrainStep(Step):
         self.cancel_button.hide()
         for b in (self.start_button, self.resume_button, self.cancel_button):
             row.addWidget(b)
-        tbox.addLayout(row)
         self.bar = QProgressBar(top)
         self.bar.setTextVisible(False)
         self.bar.setRange(0, 1)
@@ -93,7 +93,7 @@ class TrainStep(Step):
         tbox.addWidget(self.bar)
         self.detail = muted("", top)
         tbox.addWidget(self.detail)
-        figures = QGridLayout()
+        figures = nested(tbox, QGridLayout())
         figures.setHorizontalSpacing(28)
         self.loss = Figure("training loss", top)
         self.eval_loss = Figure("evaluation loss", top)
@@ -103,7 +103,6 @@ class TrainStep(Step):
         for i, f in enumerate((self.loss, self.eval_loss, self.speed, self.eta, self.memory)):
             figures.addWidget(f, 0, i)
         figures.setColumnStretch(5, 1)
-        tbox.addLayout(figures)
         self.problem = QLabel(top)
         self.problem.setObjectName("Error")
         self.problem.setWordWrap(True)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons, theme
+from app.layouts import nested
 from app.wizard.compare_page import CompareStep, UseStep
 from app.wizard.context import WizardContext
 from app.wizard.data_page import DataStep
@@ -139,7 +140,7 @@ class FineTuneWizard(QDialog):
         for step in (*self.steps, self.runs):
             self.stack.addWidget(step)
         mlay.addWidget(self.stack, 1)
-        buttons = QHBoxLayout()
+        buttons = nested(mlay, QHBoxLayout())
         self.hint = QLabel(main)
         self.hint.setObjectName("Muted")
         buttons.addWidget(self.hint, 1)
@@ -150,7 +151,6 @@ class FineTuneWizard(QDialog):
         self.next_button.clicked.connect(self.next)
         buttons.addWidget(self.back_button)
         buttons.addWidget(self.next_button)
-        mlay.addLayout(buttons)
         outer.addWidget(main, 1)
         shortcut = QShortcut(QKeySequence("Ctrl+Return"), self)
         shortcut.activated.connect(self.next)

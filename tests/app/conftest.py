@@ -12,12 +12,27 @@ from pathlib import Path
 
 import pytest
 from app_testkit import close_window
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QSpacerItem, QWidget, QWidgetItem
+from shiboken6 import Shiboken
 from support.tiny_gguf import write_tiny_gguf
 
 from app import theme
 from app.window import MainWindow
 from engine.facade import Hearth
+
+
+@pytest.fixture(autouse=True)
+def no_layout_item_wrappers() -> Iterator[None]:
+    """Fail a test whose widgets left PySide holding wrappers of layout items.
+
+    Qt deletes layout items without telling PySide, so such a wrapper can later stand for
+    another object at the same address (app/layouts.py says how the app avoids them).
+    """
+    yield
+    held = [o for o in Shiboken.getAllValidWrappers() if isinstance(o, QWidgetItem | QSpacerItem)]
+    assert not held, (
+        f"PySide holds {len(held)} layout item wrappers; build nested layouts with app.layouts.nested"
+    )
 
 
 @pytest.fixture(scope="session")
