@@ -587,20 +587,20 @@ class EmbeddingQueue:
         counters = self.counters
         size = min(8, self.encode_chunks)  # a first call short on any machine; then adapted
         while pending := self.catalog.pending_chunks(limit=self.batch_chunks):
-            texts = [embedding_text(c.text, c.heading) for c in pending]
+            tokens = self.embedder.tokenize([embedding_text(c.text, c.heading) for c in pending])
             # Calls of texts of about the same number of tokens carry the least padding.
-            lengths = self.embedder.token_counts(texts)
-            batch = [(pending[i], texts[i], lengths[i]) for i in np.argsort(lengths, kind="stable")]
+            order = np.argsort([len(t) for t in tokens], kind="stable")
+            batch = [(pending[i], tokens[i]) for i in order]
             s = 0
             while s < len(batch):
                 if cancel is not None and cancel.cancelled:
                     return
-                part, part_texts, part_lengths = zip(*batch[s : s + size], strict=True)
+                part, part_tokens = zip(*batch[s : s + size], strict=True)
                 s += len(part)
                 if counters.embed_started is None:
                     counters.embed_started = time.monotonic()
                 t0 = time.perf_counter()
-                vecs = self.embedder.embed(part_texts, token_counts=part_lengths)
+                vecs = self.embedder.embed_tokens(part_tokens)
                 t1 = time.perf_counter()
                 added, completed = self.catalog.store_embeddings([c.id for c in part], vecs)
                 self.vectors.update((), added)

@@ -1,0 +1,32 @@
+"""The embedder tokenizes once and feeds the model what `SentenceTransformer.encode` would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+TEXTS = [
+    "Clean the intake filter every three months, or more often in dusty rooms.",
+    "  A question typed with spaces around it?  ",
+    "short",
+    "",
+    "Le mode d'emploi indique de ne pas exposer l'appareil à l'humidité.",
+    "A table of part numbers: " + " ".join(f"P-{n} {n * 7} mm" for n in range(200)),
+]
+
+
+def test_embed_matches_encode_including_truncation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.index.embed import Embedder
+
+    monkeypatch.setenv("HEARTH_EMBED_INT8", "0")  # float32: the same products either way
+    embedder = Embedder()
+    tokens = embedder.tokenize(TEXTS)
+    assert len(tokens[-1]) == embedder.max_tokens  # the long text is cut where encode cuts it
+    reference = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    vectors = embedder.embed(TEXTS, batch_size=4)
+    assert vectors.shape == (len(TEXTS), embedder.dim)
+    assert np.abs(vectors - reference).max() < 1e-5
+    assert np.allclose(embedder.embed_tokens(tokens[::-1])[::-1], vectors, atol=1e-5)
+    question = embedder.embed_query(TEXTS[1])
+    assert np.abs(question - reference[1]).max() < 1e-5
+    assert embedder.embed([]).shape == (0, embedder.dim)
