@@ -54,7 +54,14 @@ from engine.index.embed import Embedder
 from engine.index.passages import embedding_text, heading_text
 from engine.ingest.chunk import Chunk, chunk_document
 from engine.ingest.document import ParsedDocument
-from engine.ingest.parse import inspect_file, is_supported, no_text, read_file, supported_suffixes
+from engine.ingest.parse import (
+    KIND_BY_SUFFIX,
+    inspect_file,
+    is_supported,
+    no_text,
+    read_file,
+    supported_suffixes,
+)
 from engine.ingest.plaintext import STREAM_BYTES, STREAMABLE_KINDS, stream_document
 from engine.ingest.worker import RISKY_KINDS, ParserWorker, time_budget
 
@@ -341,6 +348,8 @@ class _Reader:
         self.chunk_overlap = chunk_overlap
         self.pool = pool
         self.worker = ParserWorker()
+        self.risky_ahead = 0
+        """Files still to come whose names say the parser process will read them."""
 
     def close(self) -> None:
         self.worker.close()
@@ -354,8 +363,16 @@ class _Reader:
         self.counters.timings["write"] += time.perf_counter() - t0
         return self.counters.fail(event)
 
+    def expect(self, files: Sequence[Path]) -> None:
+        """Note the files this run will read, to start the parser process early for them."""
+        self.risky_ahead = sum(_read_in_worker(p) for p in files)
+
     def read(self, path: Path) -> Iterator[IngestEvent]:
         """Skip, record as duplicate, write as pending, or record as failed: one file."""
+        self.risky_ahead -= _read_in_worker(path)
+        yield from self._read(path)
+
+    def _read(self, path: Path) -> Iterator[IngestEvent]:
         row = DocumentRow(path=path, kind=path.suffix.lower().lstrip("."))
         try:
             st = path.stat()
@@ -399,6 +416,9 @@ class _Reader:
                 original.path,
             )
             return
+        if self.risky_ahead > 0:
+            # Its imports take seconds: they run on another core while this file is read.
+            self.worker.start()
         try:
             size, kind = inspect_file(path)
             row = _replace(row, kind=kind)
@@ -516,6 +536,11 @@ class _Reader:
         self.vectors.update(removed, ())
         self.counters.timings["write"] += time.perf_counter() - t0
         self.counters.chunks_written += len(chunks)
+
+
+def _read_in_worker(path: Path) -> bool:
+    """Whether a file's name says the parser process reads it (its content decides in the end)."""
+    return KIND_BY_SUFFIX.get(path.suffix.lower()) in RISKY_KINDS
 
 
 def _replace(row: DocumentRow, **changes: Any) -> DocumentRow:
@@ -721,6 +746,7 @@ def _run(
         for problem in found.problems:
             counters.problems += 1
             yield reader.record_failure(problem)
+        reader.expect(files)
         for index, path in enumerate(files):
             if cancel is not None and cancel.cancelled:
                 cancelled = True

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.documents import make_markdown, make_mixed_folder, make_pdf
+from support.documents import make_docx, make_markdown, make_mixed_folder, make_pdf
 
 from engine import CancelToken, Hearth
 from engine.events import (
@@ -19,6 +19,7 @@ from engine.events import (
     FileFailed,
     FileIndexed,
     FileSkipped,
+    FileStarted,
     IngestFinished,
     IngestProgress,
     IngestSummary,
@@ -297,3 +298,33 @@ def test_changing_the_embedding_model_reembeds(
     assert db.execute("SELECT value FROM meta WHERE key='embedding_model'").fetchone()[0] == str(
         other
     )
+
+
+def test_the_parser_process_starts_while_earlier_files_are_read(
+    hearth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its imports take seconds: they run beside the files before the first Word file."""
+    from engine.ingest import worker
+
+    folder = tmp_path / "mixed-order"
+    folder.mkdir()
+    make_markdown(folder / "a-notes.md", [("h1", "Notes"), ("p", "The boiler is serviced in May.")])
+    make_docx(folder / "b-guide.docx", [("h1", "Guide"), ("p", "Bleed the radiators in autumn.")])
+    seen: list[str] = []
+    start = worker.ParserWorker.start
+
+    def recorded_start(self: worker.ParserWorker) -> None:
+        seen.append("parser started")
+        start(self)
+
+    monkeypatch.setattr(worker.ParserWorker, "start", recorded_start)
+    h = Hearth()
+    for event in h.ingest([folder], collection="c"):
+        if isinstance(event, FileIndexed | FileFailed):
+            seen.append(event.path.name)
+        elif isinstance(event, FileStarted):
+            seen.append(f"reading {event.path.name}")
+    assert seen.index("parser started") < seen.index("reading b-guide.docx")
+    assert seen.index("reading a-notes.md") < seen.index("parser started")
+    assert {"a-notes.md", "b-guide.docx"} <= set(seen)
+    h.close()
