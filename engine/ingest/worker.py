@@ -15,8 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import signal
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ RISKY_KINDS = frozenset({"docx", "pptx", "xlsx", "html", "email", "epub", "odt"}
 
 MEMORY_BUDGET_BYTES = 1536 * 2**20
 """Address space the worker may add to what its parsers take once imported."""
+
+_OUT_OF_MEMORY_EXIT = 3
+"""The worker's exit code when memory ran out outside a file's reading (`serve`)."""
+
+_OUT_OF_MEMORY_ENDS = (
+    _OUT_OF_MEMORY_EXIT,
+    *(
+        -getattr(signal, name)
+        for name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS")
+        if hasattr(signal, name)
+    ),
+)
+"""How a worker out of memory ends (C libraries that do not raise MemoryError abort or crash);
+any other end without an answer means the worker itself failed, not the file."""
 
 MIN_SECONDS = 60.0
 SECONDS_PER_MB = 30.0
@@ -93,6 +108,15 @@ class ParserWorker:
                     "and save a fresh copy, or export it as PDF, and add that.",
                 )
             yield waited
+        code = self._exit_code() if reply is None else None
+        if code is not None and code not in _OUT_OF_MEMORY_ENDS:
+            self.close()
+            raise DocumentError(
+                path,
+                f"Hearth's reader for Office, web and e-mail files stopped (exit code {code}) "
+                f"before it could read {name}. Add the file again; if this keeps happening, "
+                "reinstall Hearth with the README's command.",
+            )
         if reply is None or reply[0] == "memory":
             self.close()
             raise DocumentError(
@@ -109,6 +133,14 @@ class ParserWorker:
         if not (isinstance(error_type, type) and issubclass(error_type, DocumentError)):
             error_type = DocumentError
         raise error_type(path, reply[2])
+
+    def _exit_code(self) -> int | None:
+        """The worker's exit code once it has ended (negative: the signal that ended it)."""
+        if self._process is None:
+            return None
+        self._process.join(1.0)
+        code: int | None = self._process.exitcode
+        return code
 
     def close(self) -> None:
         """Stop the worker (at the end of an ingest, or after a file broke a budget)."""
@@ -171,6 +203,13 @@ def serve(conn: Connection, memory_bytes: int) -> None:
     except ImportError:
         pass  # the reader raises MissingDependency with the package to install
     _limit_memory(memory_bytes)
+    try:
+        _serve_files(conn, parse_file)
+    except MemoryError:
+        os._exit(_OUT_OF_MEMORY_EXIT)
+
+
+def _serve_files(conn: Connection, parse_file: Callable[[Path], ParsedDocument]) -> None:
     while True:
         try:
             path = conn.recv()

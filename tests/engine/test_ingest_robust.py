@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -318,3 +319,21 @@ def _embeddings(folder: Path) -> dict[tuple[int, str], np.ndarray]:
     rows = conn.execute("SELECT ord, text, embedding FROM chunks").fetchall()
     coll.catalog.close()
     return {(r[0], r[1]): np.frombuffer(r[2], dtype=np.float32) for r in rows}
+
+
+def test_a_reader_process_that_fails_is_not_blamed_on_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that ends with an exit code (it could not start) is reported as such, not as a
+    file that needed too much memory."""
+    from engine.ingest import worker
+
+    doc = make_docx(tmp_path / "guide.docx", [("h1", "Filters"), ("p", "Clean them monthly.")])
+    monkeypatch.setattr(worker, "serve", sys.exit)  # the process fails at once: exit code 1
+    broken = worker.ParserWorker()
+    try:
+        with pytest.raises(DocumentError, match=r"stopped \(exit code 1\) before it could read"):
+            for _ in broken.parse(doc, seconds=60):
+                pass
+    finally:
+        broken.close()
