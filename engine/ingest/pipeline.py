@@ -370,9 +370,6 @@ class _Reader:
     def read(self, path: Path) -> Iterator[IngestEvent]:
         """Skip, record as duplicate, write as pending, or record as failed: one file."""
         self.risky_ahead -= _read_in_worker(path)
-        yield from self._read(path)
-
-    def _read(self, path: Path) -> Iterator[IngestEvent]:
         row = DocumentRow(path=path, kind=path.suffix.lower().lstrip("."))
         try:
             st = path.stat()
