@@ -101,7 +101,8 @@ def supported_suffixes() -> frozenset[str]:
     return frozenset(KIND_BY_SUFFIX) | CODE_SUFFIXES
 
 
-def _known_kind(path: Path) -> str | None:
+def kind_from_name(path: Path) -> str | None:
+    """The kind a file's suffix names, if Hearth knows it (its content decides in the end)."""
     suffix = path.suffix.lower()
     if suffix in KIND_BY_SUFFIX:
         return KIND_BY_SUFFIX[suffix]
@@ -117,7 +118,7 @@ def is_supported(path: Path) -> bool:
     when the first few kilobytes look like text; binary files are rejected. Never raises.
     """
     path = Path(path)
-    if _known_kind(path) is not None:
+    if kind_from_name(path) is not None:
         return True
     suffix = path.suffix.lower()
     if suffix in _NOT_SUPPORTED_ADVICE or suffix in _IMAGE_SUFFIXES:
@@ -197,7 +198,7 @@ def _check_file(path: Path) -> tuple[int, bytes]:
 
 
 def _kind_for(path: Path, head: bytes) -> str:
-    kind = _known_kind(path)
+    kind = kind_from_name(path)
     suffix = path.suffix.lower()
     if kind is not None:
         if kind in ("text", "markdown", "csv", "code", "html", "email") and not looks_like_text(

@@ -55,9 +55,9 @@ from engine.index.passages import embedding_text, heading_text
 from engine.ingest.chunk import Chunk, chunk_document
 from engine.ingest.document import ParsedDocument
 from engine.ingest.parse import (
-    KIND_BY_SUFFIX,
     inspect_file,
     is_supported,
+    kind_from_name,
     no_text,
     read_file,
     supported_suffixes,
@@ -536,8 +536,8 @@ class _Reader:
 
 
 def _read_in_worker(path: Path) -> bool:
-    """Whether a file's name says the parser process reads it (its content decides in the end)."""
-    return KIND_BY_SUFFIX.get(path.suffix.lower()) in RISKY_KINDS
+    """Whether a file's name says the parser process reads it."""
+    return kind_from_name(path) in RISKY_KINDS
 
 
 def _replace(row: DocumentRow, **changes: Any) -> DocumentRow:
