@@ -173,7 +173,9 @@ def _partition(path: Path, kind: str, html_text: str | None = None) -> list[Any]
         from unstructured.partition.html import partition_html
 
         # Decoded here (meta charset, else Hearth's detection) rather than guessed again.
-        return partition_html(text=html_text, skip_headers_and_footers=True, **common)
+        return partition_html(
+            text=without_navigation(html_text or ""), skip_headers_and_footers=True, **common
+        )
     if kind == "email":
         from unstructured.partition.email import partition_email
 
@@ -187,6 +189,59 @@ def _partition(path: Path, kind: str, html_text: str | None = None) -> list[Any]
     from unstructured.partition.odt import partition_odt
 
     return partition_odt(filename, **common)
+
+
+_NAVIGATION = (
+    "//nav | //*[@role='navigation' or @role='search' or @role='banner' or @role='contentinfo']"
+)
+_NAVIGATION_CLASSES = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navigation",
+        "navheader",  # DocBook
+        "navfooter",
+        "nav-panel",  # Texinfo 7
+        "related",  # Sphinx
+        "sphinxsidebar",
+        "breadcrumb",
+        "breadcrumbs",
+    }
+)
+_PAGE_FRAME_CLASSES = frozenset({"header", "footer"})
+"""Kept when they hold a heading: some pages put their title in a "header"."""
+
+
+def without_navigation(page: str) -> str:
+    """`page` without its navigation: <nav>, elements whose ARIA role is navigation, search,
+    banner or page footer, and the navigation bars of documentation generators (DocBook's
+    "Prev Up Next Home", Texinfo's "Next: ... Previous: ... Up: ...", Sphinx's related links
+    and sidebar). On every page of a manual they repeat the same words, which match questions
+    about none of it. A page that would be left without text is kept whole."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.document_fromstring(page)
+    except (etree.ParserError, ValueError):  # empty, or not markup at all
+        return page
+    drop = list(root.xpath(_NAVIGATION))
+    for element in root.xpath("//*[@class]"):
+        classes = set(element.get("class", "").split())
+        if classes & _NAVIGATION_CLASSES or (
+            classes & _PAGE_FRAME_CLASSES
+            and not element.xpath(".//h1|.//h2|.//h3|.//h4|.//h5|.//h6")
+        ):
+            drop.append(element)
+    if not drop:
+        return page
+    for element in drop:
+        if element.getparent() is not None:
+            element.drop_tree()
+    body = root.find("body")
+    if body is None or not "".join(body.itertext()).strip():
+        return page
+    return str(lxml_html.tostring(root, encoding="unicode"))
 
 
 def _require_pandoc() -> None:

@@ -265,6 +265,54 @@ def test_html_in_a_legacy_encoding(tmp_path: Path) -> None:
     assert paths_of(doc, "Grüße aus Köln – schöne Straße.") == ("Überblick",)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # DocBook: a table of links above and below the text
+        (
+            '<div class="navheader"><table><tr><td><a href="a.html">Prev</a></td>'
+            '<th>Chapter 3. Filters</th><td><a href="c.html">Next</a></td></tr></table></div>',
+            '<div class="navfooter"><a href="a.html">Prev</a> <a href="i.html">Up</a>'
+            " 3.14. Draining the boiler <a href='index.html'>Home</a></div>",
+        ),
+        # Texinfo 7, Sphinx
+        (
+            '<div class="nav-panel"><p>Next: <a href="c.html">Draining the boiler</a>, '
+            'Up: <a href="i.html">Filters</a></p></div>',
+            '<div class="related" role="navigation"><a href="i.html">Previous topic</a></div>'
+            '<div class="footer">Report a bug. Show source.</div>',
+        ),
+        ("<nav><a href='i.html'>Home</a> Draining the boiler</nav>", "<footer>Home</footer>"),
+    ],
+)
+def test_html_navigation_is_not_text(tmp_path: Path, frame: tuple[str, str]) -> None:
+    above, below = frame
+    path = tmp_path / "filters.html"
+    path.write_text(
+        "<html><head><title>3.15. Cleaning the filters</title></head><body>"
+        f'{above}<div class="header"><h1>3.15. Cleaning the filters</h1></div>'
+        "<p>Rinse the filter under warm water every three months.</p>"
+        f"{below}</body></html>",
+        encoding="utf-8",
+    )
+    doc = parse_file(path)
+    assert_exact(doc)
+    assert doc.title == "3.15. Cleaning the filters"
+    assert paths_of(doc, "warm water") == ("3.15. Cleaning the filters",)
+    for word in ("Prev", "Next", "Home", "Draining", "Previous topic", "Report a bug"):
+        assert word not in doc.text
+
+
+def test_a_page_of_links_only_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "index.html"
+    path.write_text(
+        "<html><body><div class='navheader'><a href='a.html'>Installing the boiler</a> "
+        "<a href='b.html'>Cleaning the filters</a></div></body></html>",
+        encoding="utf-8",
+    )
+    assert "Cleaning the filters" in parse_file(path).text
+
+
 def test_markdown_offsets_point_into_the_file(tmp_path: Path) -> None:
     path = make_markdown(
         tmp_path / "README.md",
