@@ -21,8 +21,11 @@ OFFLINE_ENV = {
     "SCARF_NO_ANALYTICS": "true",
     "ANONYMIZED_TELEMETRY": "False",
     "UNSTRUCTURED_DISABLE_NOTICE": "1",
-    # no tokenizer fork warnings from worker threads, no library progress bars on stderr
-    "TOKENIZERS_PARALLELISM": "false",
+    # A batch of texts is tokenized on every core (the chunker's and the embedder's batches:
+    # the second core is otherwise idle while a file is read). Set explicitly, so tokenizers
+    # never warns about a fork: Hearth starts its processes with spawn, never a bare fork.
+    "TOKENIZERS_PARALLELISM": "true",
+    # no library progress bars on stderr
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
 }

@@ -147,6 +147,30 @@ def test_pdf_outline_gives_the_heading_levels(tmp_path: Path) -> None:
     assert all("Children" not in b.text for b in parsed.blocks)
 
 
+def test_pdf_lines_read_without_font_sizes_are_the_same_lines(tmp_path: Path) -> None:
+    """With an outline Hearth reads a page's lines without their font sizes (faster); they
+    must be exactly the lines, in the blocks, that the reading with sizes gives."""
+    import pymupdf
+
+    from engine.ingest.pdf import _page_blocks, _page_lines
+
+    prose = " ".join(f"Sentence {n} of a paragraph long enough to wrap." for n in range(12))
+    path = make_pdf(
+        tmp_path / "wrapped.pdf",
+        [
+            [("h1", "Overview"), ("p", prose), ("p", "Short line.   Spaces kept.")],
+            [("h2", "Details"), ("p", prose + " Ünïcödé, ligatures: office, flow.")],
+        ],
+    )
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    with pymupdf.open(path) as doc:
+        for page in doc:
+            sized = [[text for text, _ in lines] for lines in _page_blocks(page, flags)]
+            plain = [[text for text, _ in lines] for lines in _page_lines(page, flags)]
+            assert plain == sized
+            assert max(len(lines) for lines in plain) > 2  # wrapped paragraphs were compared
+
+
 def test_pdf_running_heads_are_not_headings(tmp_path: Path) -> None:
     pages = [[("h2", "ACME CONFIDENTIAL"), ("p", f"Body text of page {n}.")] for n in range(1, 5)]
     pages[1].append(("h1", "Results"))
