@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support.documents import make_docx, make_markdown, make_mixed_folder, make_pdf
+from support.documents import (
+    make_docx,
+    make_long_pdf,
+    make_markdown,
+    make_mixed_folder,
+    make_pdf,
+)
 
 from engine import CancelToken, Hearth
 from engine.events import (
@@ -110,6 +116,32 @@ def test_ingest_search_and_cite_pages(hearth_home: Path, docs: dict[str, Path]) 
     assert (info.documents, info.failed) == (3, 0) and info.chunks >= 3
     h.close()
     assert_consistent(info.path)
+
+
+def test_the_first_pages_do_not_depend_on_how_many_are_asked_for(
+    hearth_home: Path, tmp_path: Path
+) -> None:
+    # An answer's five passages must be the first five of the list the search shows: every
+    # page's score is measured from the weakest candidate, so the candidates must not change
+    # with the number of pages asked for.
+    (tmp_path / "docs").mkdir()
+    make_long_pdf(tmp_path / "docs" / "manual.pdf", pages=60)
+    h = Hearth()
+    run(h.ingest([tmp_path / "docs"], collection="c"))
+    assert h.collection_info("c").chunks > 100
+    for question in (
+        "maintenance checks",
+        "step 12.3",
+        "operating the system",
+        "how do I check the filter",
+        "chapter 3 section 41.1",
+    ):
+        few = h.search(question, collection="c", k=3)
+        many = h.search(question, collection="c", k=40)
+        assert [(x.page, x.chunk_id, x.score) for x in few] == [
+            (x.page, x.chunk_id, x.score) for x in many[:3]
+        ], question
+    h.close()
 
 
 def test_incremental_reingest_sync_and_remove(hearth_home: Path, docs: dict[str, Path]) -> None:
