@@ -13,7 +13,8 @@ indexing, removing) happens in the generator, on the caller's thread.
 - **Files still being written** are indexed once their size and time stopped changing: a file
   whose stat differs from the one taken at its last event waits another round.
 - **Hidden, temporary and lock files** (`.x`, `~$x.docx`, `x.swp`, `x.part`, `x.crdownload`,
-  `x.tmp`, `x~`, `#x#`) never reach the index.
+  `x.tmp`, `x~`, `#x#`) never reach the index, nor anything else an added folder passes
+  over (engine/ingest/folders.py: one rule for both).
 - **A folder that disappears** (a removable drive, a network share) is marked unavailable and
   its documents are kept; when it comes back it is re-checked and watched again.
 """
@@ -31,6 +32,12 @@ from typing import TYPE_CHECKING
 from engine.errors import HearthError
 from engine.events import CancelToken, DocumentRemoved, IngestEvent
 from engine.index.links import LinkStore, is_under
+from engine.ingest.folders import (
+    is_ignored,
+    is_ignored_name,
+    is_skipped_folder,
+    site_machinery,
+)
 
 if TYPE_CHECKING:
     from engine.index.collection import Collection
@@ -44,12 +51,6 @@ POLL_S = 0.2
 OPEN_WRITE_S = 120.0
 """Where the system reports closes (Linux), a file still open for writing waits for its close
 this long at most: a program that keeps a file open (a log) still gets it indexed."""
-
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".tox", ".cache"}
-_TEMP_SUFFIXES = {
-    ".swp", ".swo", ".swx", ".part", ".partial", ".crdownload", ".download", ".tmp", ".temp",
-    ".bak", ".lock", ".lck", ".~lock",
-}  # fmt: skip
 
 WATCHING = "watching"
 SYNCING = "syncing"
@@ -78,25 +79,6 @@ IngestFn = Callable[["Collection", Sequence[Path], CancelToken], Iterator[Ingest
 """Index files into a collection (the facade's ingest, so scanned pages are read too)."""
 
 
-def is_ignored(path: Path, folder: Path) -> bool:
-    """Whether a file inside `folder` is hidden, temporary, a lock file or in a build folder."""
-    try:
-        parts = path.relative_to(folder).parts
-    except ValueError:
-        return True
-    for part in parts[:-1]:
-        if part.startswith(".") or part in _SKIP_DIRS:
-            return True
-    return is_ignored_name(parts[-1] if parts else path.name)
-
-
-def is_ignored_name(name: str) -> bool:
-    """Whether a file name is hidden, temporary or a lock file (`~$x.docx`, `x.swp`, `x.part`)."""
-    if name.startswith((".", "~$", "~", "#")) or name.endswith(("~", "#")):
-        return True
-    return os.path.splitext(name)[1].lower() in _TEMP_SUFFIXES
-
-
 def _wanted(path: Path, folder: Path) -> bool:
     from engine.ingest.parse import is_supported
 
@@ -108,24 +90,27 @@ def scan(folder: Path) -> dict[Path, tuple[int, float]]:
     from engine.ingest.parse import is_supported
 
     found: dict[Path, tuple[int, float]] = {}
-    stack = [folder]
+    stack = [(folder, False)]
     while stack:
-        current = stack.pop()
+        current, in_site = stack.pop()
         try:
             entries = list(os.scandir(current))
         except OSError:
             continue  # unreadable sub-folder: skipped, like the ingest's own walk
+        machinery, in_site = site_machinery(current, [e.name for e in entries], in_site=in_site)
         for entry in entries:
             name = entry.name
+            if name in machinery:
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if not name.startswith(".") and name not in _SKIP_DIRS:
-                        stack.append(Path(entry.path))
+                    if not is_skipped_folder(name):
+                        stack.append((Path(entry.path), in_site))
                     continue
                 if not entry.is_file():
                     continue
                 path = Path(entry.path)
-                if is_ignored(path, folder) or not is_supported(path):
+                if is_ignored_name(name) or not is_supported(path):
                     continue
                 st = entry.stat()
             except OSError:

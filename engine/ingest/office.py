@@ -206,6 +206,8 @@ _NAVIGATION_CLASSES = frozenset(
         "sphinxsidebar",
         "breadcrumb",
         "breadcrumbs",
+        "headerlink",  # Sphinx and MkDocs: the "¶" permalink after every heading and definition
+        "hash-link",  # Docusaurus: the "#" permalink
     }
 )
 _PAGE_FRAME_CLASSES = frozenset({"header", "footer"})
@@ -215,9 +217,10 @@ _PAGE_FRAME_CLASSES = frozenset({"header", "footer"})
 def without_navigation(page: str) -> str:
     """`page` without its navigation: <nav>, elements whose ARIA role is navigation, search,
     banner or page footer, and the navigation bars of documentation generators (DocBook's
-    "Prev Up Next Home", Texinfo's "Next: ... Previous: ... Up: ...", Sphinx's related links
-    and sidebar). On every page of a manual they repeat the same words, which match questions
-    about none of it. A page that would be left without text is kept whole."""
+    "Prev Up Next Home", Texinfo's "Next: ... Previous: ... Up: ...", Sphinx's related links,
+    sidebar and the "¶" permalinks after its headings). On every page of a manual they repeat
+    the same words, which match questions about none of it. A page that would be left without
+    text is kept whole."""
     from lxml import etree
     from lxml import html as lxml_html
 
@@ -226,7 +229,11 @@ def without_navigation(page: str) -> str:
     except (etree.ParserError, ValueError):  # empty, or not markup at all
         return page
     drop = list(root.xpath(_NAVIGATION))
-    for element in root.xpath("//*[@class]"):
+    # Walked, not selected by XPath: "//*[@class]" took 1.9 s on a page of highlighted source
+    # code (15,000 classed spans), the walk 0.03 s.
+    for element in root.iter():
+        if not element.get("class"):
+            continue
         classes = set(element.get("class", "").split())
         if classes & _NAVIGATION_CLASSES or (
             classes & _PAGE_FRAME_CLASSES

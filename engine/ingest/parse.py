@@ -26,6 +26,7 @@ from engine.ingest.document import (
     clean_text,
     heading_label,
     looks_like_text,
+    looks_machine_written,
 )
 
 __all__ = [
@@ -78,6 +79,8 @@ _CODE_SUFFIX_LIST = """.py .pyi .ipynb .js .mjs .cjs .jsx .ts .tsx .java .kt .kt
     .el .vim .json .jsonl .yaml .yml .toml .ini .cfg .conf .xml .proto .graphql .cmake .mk
 """
 CODE_SUFFIXES = frozenset(_CODE_SUFFIX_LIST.split())
+_OFTEN_MINIFIED = frozenset({".js", ".mjs", ".cjs", ".css", ".json"})
+"""Known suffixes whose files are looked into before a folder's ingest takes them."""
 
 _NOT_SUPPORTED_ADVICE: dict[str, str] = {
     ".doc": "an old Word 97–2003 document: open it in Word or LibreOffice, save it as .docx",
@@ -115,12 +118,14 @@ def is_supported(path: Path) -> bool:
     """Whether Hearth would try to read this file: a known suffix, or text by its content.
 
     Unknown suffixes (source code, configuration, logs, README without a suffix) are accepted
-    when the first few kilobytes look like text; binary files are rejected. Never raises.
+    when the first few kilobytes look like text; binary files are rejected, and so is text
+    written for machines (minified scripts and styles, source maps, search indexes), which
+    a folder of web pages carries beside them. Never raises.
     """
     path = Path(path)
-    if kind_from_name(path) is not None:
-        return True
     suffix = path.suffix.lower()
+    if kind_from_name(path) is not None and suffix not in _OFTEN_MINIFIED:
+        return True
     if suffix in _NOT_SUPPORTED_ADVICE or suffix in _IMAGE_SUFFIXES:
         return False
     try:
@@ -130,7 +135,7 @@ def is_supported(path: Path) -> bool:
             head = f.read(SNIFF_BYTES)
     except OSError:
         return False
-    return bool(head) and looks_like_text(head)
+    return bool(head) and looks_like_text(head) and not looks_machine_written(head)
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from engine.index.embed import Embedder
 from engine.index.passages import embedding_text, heading_text
 from engine.ingest.chunk import Chunk, chunk_document
 from engine.ingest.document import ParsedDocument
+from engine.ingest.folders import is_ignored_name, is_skipped_folder, site_machinery
 from engine.ingest.parse import (
     inspect_file,
     is_supported,
@@ -93,8 +94,6 @@ crash then rebuilds less); it is always written at the end."""
 _DANGLING = "This is a link to a file that does not exist (moved or deleted?)."
 _MISSING = "There is no file or folder at this path. Check the spelling, or whether it was moved."
 
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".tox", ".cache"}
-
 T = TypeVar("T")
 
 
@@ -117,7 +116,8 @@ def discover(paths: Sequence[Path]) -> Discovery:
     """Files to ingest from files and folders (recursively), and paths that cannot be used.
 
     A file named explicitly is always tried; inside folders, hidden entries, version-control
-    and build folders, and files that are not documents are passed over quietly. Linked
+    and cache folders, a built documentation site's machinery and files that are not
+    documents are passed over quietly (engine/ingest/folders.py). Linked
     folders are followed once; a link back to a folder above it (a loop) is reported.
     """
 
@@ -147,6 +147,7 @@ def _walk(
     problems: list[FileFailed],
     visited: set[tuple[int, int]],
     ancestors: tuple[tuple[int, int], ...],
+    in_site: bool = False,
 ) -> Iterator[Path]:
     try:
         info = folder.stat()
@@ -174,15 +175,15 @@ def _walk(
         return  # the same folder reached through another link: read once
     visited.add(key)
     subfolders: list[Path] = []
-    from engine.watch import is_ignored_name
-
+    # Which entries are documents: engine/ingest/folders.py, shared with linked folders.
+    machinery, in_site = site_machinery(folder, [e.name for e in entries], in_site=in_site)
     for entry in entries:
-        if is_ignored_name(entry.name):  # hidden, temporary, lock files (engine/watch.py)
+        if is_ignored_name(entry.name) or entry.name in machinery:
             continue
         p = Path(entry.path)
         try:
             if entry.is_dir():
-                if entry.name not in _SKIP_DIRS:
+                if not is_skipped_folder(entry.name):
                     subfolders.append(p)
             elif entry.is_file():
                 if is_supported(p):
@@ -192,7 +193,7 @@ def _walk(
         except OSError:
             continue  # vanished while we looked
     for sub in subfolders:
-        yield from _walk(sub, problems, visited, (*ancestors, key))
+        yield from _walk(sub, problems, visited, (*ancestors, key), in_site)
 
 
 def file_hash(path: Path) -> str:

@@ -327,6 +327,20 @@ def test_html_navigation_is_not_text(tmp_path: Path, frame: tuple[str, str]) -> 
         assert word not in doc.text
 
 
+def test_sphinx_permalinks_are_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "filters.html"
+    path.write_text(
+        "<html><body><h1>Filters<a class='headerlink' href='#f' title='Permalink'>¶</a></h1>"
+        "<dl><dt id='clean'>clean(every=90)<a class='headerlink' href='#clean'>¶</a></dt>"
+        "<dd><p>Rinse the filter under warm water.</p></dd></dl></body></html>",
+        encoding="utf-8",
+    )
+    doc = parse_file(path)
+    assert_exact(doc)
+    assert "¶" not in doc.text
+    assert paths_of(doc, "warm water") == ("Filters",)
+
+
 def test_a_page_of_links_only_is_still_read(tmp_path: Path) -> None:
     path = tmp_path / "index.html"
     path.write_text(

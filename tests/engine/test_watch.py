@@ -17,7 +17,8 @@ from support.documents import make_markdown, make_pdf
 
 from engine import CancelToken, Hearth
 from engine.events import FileIndexed
-from engine.watch import FolderState, is_ignored
+from engine.ingest.folders import is_ignored
+from engine.watch import FolderState
 
 DEBOUNCE_S = 0.4
 WAIT_S = 60.0
