@@ -220,6 +220,11 @@ class Collection:
                 self._vectors = VectorIndex.open(self.folder / VECTORS_FILE, dim, self.catalog)
             return self._vectors
 
+    @property
+    def vectors_loaded(self) -> bool:
+        """Whether this process has the vector index open."""
+        return self._vectors is not None
+
     def save_vectors(self) -> None:
         """Write the vector index to disk if it changed since it was last written."""
         with self._vectors_lock:

@@ -214,13 +214,39 @@ _PAGE_FRAME_CLASSES = frozenset({"header", "footer"})
 """Kept when they hold a heading: some pages put their title in a "header"."""
 
 
+LINK_LIST_SHARE = 0.8
+"""A list or table whose text is at least this share link text is a table of contents."""
+
+LINK_LIST_MIN = 3
+"""Links a list needs before it can be a table of contents."""
+
+
+def _link_lists(root: Any) -> list[Any]:
+    """The outermost lists and tables of `root` that are tables of contents: made of at least
+    `LINK_LIST_MIN` links whose text is nearly all of theirs (Sphinx's toctrees, DocBook's
+    "Table of Contents", Texinfo's menus, a site's lists of pages). Like a printed table of
+    contents, such a list names every section and answers nothing."""
+    found: list[Any] = []
+    for element in root.iter("ul", "ol", "dl", "table"):
+        if any(ancestor in found for ancestor in element.iterancestors("ul", "ol", "dl", "table")):
+            continue
+        chars = sum(len(t) - t.count(" ") for t in element.itertext())
+        links = [a for a in element.iter("a") if a.get("href")]
+        if len(links) < LINK_LIST_MIN or not chars:
+            continue
+        linked = sum(len(t) - t.count(" ") for a in links for t in a.itertext())
+        if linked >= LINK_LIST_SHARE * chars:
+            found.append(element)
+    return found
+
+
 def without_navigation(page: str) -> str:
     """`page` without its navigation: <nav>, elements whose ARIA role is navigation, search,
     banner or page footer, and the navigation bars of documentation generators (DocBook's
     "Prev Up Next Home", Texinfo's "Next: ... Previous: ... Up: ...", Sphinx's related links,
-    sidebar and the "¶" permalinks after its headings). On every page of a manual they repeat
-    the same words, which match questions about none of it. A page that would be left without
-    text is kept whole."""
+    sidebar and the "¶" permalinks after its headings), and tables of contents (lists made of
+    links, `_link_lists`). On every page of a manual they repeat the same words, which match
+    questions about none of it. A page that would be left without text is kept whole."""
     from lxml import etree
     from lxml import html as lxml_html
 
@@ -240,6 +266,7 @@ def without_navigation(page: str) -> str:
             and not element.xpath(".//h1|.//h2|.//h3|.//h4|.//h5|.//h6")
         ):
             drop.append(element)
+    drop.extend(_link_lists(root))
     if not drop:
         return page
     for element in drop:

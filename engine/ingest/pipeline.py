@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -50,7 +51,7 @@ from engine.events import (
 )
 from engine.index.catalog import Catalog, DocumentRow, NewChunk
 from engine.index.collection import Collection, IndexingState
-from engine.index.embed import Embedder
+from engine.index.embed import Embedder, chunking_tokenizer
 from engine.index.passages import embedding_text, heading_text
 from engine.ingest.chunk import Chunk, chunk_document
 from engine.ingest.document import ParsedDocument
@@ -325,6 +326,36 @@ def _waiting(
             )
 
 
+def _load_in_background(collection: Collection) -> Future[Embedder]:
+    """The collection's embedding model, loading in a daemon thread (a run cancelled before it
+    is needed does not keep the process waiting for it)."""
+    future: Future[Embedder] = Future()
+
+    def load() -> None:
+        try:
+            future.set_result(collection.embedder())
+        except BaseException as exc:  # handed to whoever waits for the model
+            future.set_exception(exc)
+
+    threading.Thread(target=load, name="hearth-embedder", daemon=True).start()
+    return future
+
+
+def _loaded(
+    counters: IngestCounters, loading: Future[Embedder]
+) -> Generator[IngestProgress, None, Embedder]:
+    """The embedding model once `loading` has it, yielding progress every second meanwhile."""
+    started = time.monotonic()
+    while True:
+        try:
+            return loading.result(timeout=TICK_S)
+        except StillRunning:
+            waited = time.monotonic() - started
+            yield counters.progress(
+                "loading", activity=f"Loading the embedding model… ({waited:.0f} s)"
+            )
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -342,7 +373,7 @@ class _Reader:
         pool: ThreadPoolExecutor,
     ) -> None:
         self.catalog: Catalog = collection.catalog
-        self.vectors = collection.vectors()
+        self.collection = collection
         self.counters = counters
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
@@ -355,12 +386,18 @@ class _Reader:
     def close(self) -> None:
         self.worker.close()
 
+    def drop_vectors(self, removed: Sequence[int]) -> None:
+        """Drop the vectors of chunks a re-read file replaced. The vector index is opened only
+        then: a new collection learns its dimension from the model, which may still be loading."""
+        if removed:
+            self.collection.vectors().update(removed, ())
+
     def record_failure(self, event: FileFailed, row: DocumentRow | None = None) -> FileFailed:
         """Count a failure and record it for `hearth status`."""
         row = row or DocumentRow(path=event.path)
         t0 = time.perf_counter()
         removed, _ = self.catalog.write_batch((), [_with_error(row, event.reason)])
-        self.vectors.update(removed, ())
+        self.drop_vectors(removed)
         self.counters.timings["write"] += time.perf_counter() - t0
         return self.counters.fail(event)
 
@@ -406,7 +443,7 @@ class _Reader:
             return
         original = self.catalog.document_with_content(digest)
         if original is not None and original.path != path and original.path.exists():
-            self.vectors.update(self.catalog.write_duplicate(row, original.id), ())
+            self.drop_vectors(self.catalog.write_duplicate(row, original.id))
             self.counters.duplicates += 1
             yield FileDuplicate(
                 path,
@@ -531,7 +568,7 @@ class _Reader:
         """Write the document and its chunks, pending: searchable by keywords from now on."""
         t0 = time.perf_counter()
         removed, _ = self.catalog.write_batch([(row, _new_chunks(chunks))])
-        self.vectors.update(removed, ())
+        self.drop_vectors(removed)
         self.counters.timings["write"] += time.perf_counter() - t0
         self.counters.chunks_written += len(chunks)
 
@@ -719,24 +756,19 @@ def _run(
     catalog = collection.catalog
     files = found.files
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-ingest")
+    # The model loads (seconds; in a fresh process mostly importing torch) while the files are
+    # read and chunked with its tokenizer, which is read without it.
+    loading = _load_in_background(collection)
     reader: _Reader | None = None
     cancelled = False
     try:
-        yield counters.progress("loading", activity="Loading the embedding model…")
-        embedder = yield from _waiting(
-            counters,
-            collection.embedder,
-            pool,
-            stage="loading",
-            current=None,
-            activity=lambda s: f"Loading the embedding model… ({s:.0f} s)",
-        )
-        if catalog.get_meta("embedding_dim") is None:
-            catalog.set_meta("embedding_dim", str(embedder.dim))
+        tokenizer = chunking_tokenizer(collection.embedding_model)
+        if tokenizer is None:
+            tokenizer = (yield from _loaded(counters, loading)).tokenizer
         reader = _Reader(
             collection,
             counters,
-            tokenizer=embedder.tokenizer,
+            tokenizer=tokenizer,
             chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap,
             pool=pool,
@@ -749,11 +781,16 @@ def _run(
             if cancel is not None and cancel.cancelled:
                 cancelled = True
                 break
+            if loading.done():
+                loading.result()  # a model that cannot load stops the run now, not at the end
             yield FileStarted(path, index, len(files))
             yield from reader.read(path)
             yield counters.progress("reading", current=path, activity=f"Read {path.name}")
         reader.close()
         if not cancelled:
+            embedder = yield from _loaded(counters, loading)
+            if catalog.get_meta("embedding_dim") is None:
+                catalog.set_meta("embedding_dim", str(embedder.dim))
             queue = EmbeddingQueue(collection, embedder, counters, batch_chunks=batch_chunks)
             yield from queue.run(cancel)
             cancelled = cancel is not None and cancel.cancelled
@@ -770,7 +807,10 @@ def _run(
         pool.shutdown(wait=False)
         # Documents not embedded (a cancel, an error) are dropped: read again next time.
         removed = catalog.drop_pending()
-        if reader is not None:  # the vector index is loaded (never load the model here)
+        # Never load the model here: a new collection (no dimension yet) has no vectors.
+        if reader is not None and (
+            collection.vectors_loaded or (removed and catalog.get_meta("embedding_dim"))
+        ):
             collection.vectors().update(removed, ())
             collection.save_vectors()
     return cancelled

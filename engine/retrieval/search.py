@@ -184,23 +184,27 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     query = query.strip()
     if not query or k <= 0:
         return []
-    vectors = collection.vectors()
     # While a first ingest is embedding, passages are already in the keyword index: they are
-    # found by their words, and by meaning too as soon as their vectors arrive.
-    dense_ready = vectors.size > 0
-    total = vectors.size if dense_ready else collection.catalog.counts().chunks
+    # found by their words, and by meaning too as soon as their vectors arrive. A collection
+    # that has never had a vector (its model may still be loading) is searched by words alone.
+    has_vectors = collection.vectors_loaded or collection.catalog.get_meta("embedding_dim")
+    vectors = collection.vectors() if has_vectors else None
+    if vectors is not None and vectors.size == 0:
+        vectors = None
+    total = vectors.size if vectors is not None else collection.catalog.counts().chunks
     if total == 0:
         return []
     n = max(CANDIDATES, 2 * k)
-    embedder = collection.embedder() if dense_ready else None
+    embedder = collection.embedder() if vectors is not None else None
     # An ingest embedding in this process pauses between its batches while the question runs.
     with embedder.searching() if embedder is not None else nullcontext():
         dense_future = None
-        if embedder is not None:
+        if embedder is not None and vectors is not None:
+            index, model = vectors, embedder
 
             def dense_search() -> tuple[np.ndarray, list[tuple[int, float]]]:
-                qvec = embedder.embed_query(embedder_view(query))
-                return qvec, vectors.search(qvec, n)
+                qvec = model.embed_query(embedder_view(query))
+                return qvec, index.search(qvec, n)
 
             # The two retrievers run side by side: torch and SQLite both release the GIL.
             dense_future = _pool().submit(dense_search)
@@ -214,7 +218,7 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     ranked = rank_pages(dense, keyword, unit_of)[:k]
     ids = [i for _, _, i in ranked]
     sims: list[float | None] = [None] * len(ids)
-    if qvec is not None and ids:
+    if qvec is not None and vectors is not None and ids:
         stored = collection.catalog.embeddings(ids, vectors.dim)
         # A passage not embedded yet (found by its words) has no similarity to report.
         sims = [round(float(v @ qvec), 4) if v.any() else None for v in stored]

@@ -30,3 +30,13 @@ def test_embed_matches_encode_including_truncation(monkeypatch: pytest.MonkeyPat
     question = embedder.embed_query(TEXTS[1])
     assert np.abs(question - reference[1]).max() < 1e-5
     assert embedder.embed([]).shape == (0, embedder.dim)
+
+
+def test_documents_are_chunked_with_the_models_own_tokenizer_before_it_loads() -> None:
+    from engine.index.embed import chunking_tokenizer, get_embedder, plain_tokenizer
+
+    quick = plain_tokenizer(chunking_tokenizer())
+    model = plain_tokenizer(get_embedder().tokenizer)
+    assert quick.to_str() == model.to_str()
+    for text in TEXTS:
+        assert quick.encode(text).ids == model.encode(text).ids

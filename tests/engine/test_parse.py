@@ -341,6 +341,28 @@ def test_sphinx_permalinks_are_not_text(tmp_path: Path) -> None:
     assert paths_of(doc, "warm water") == ("Filters",)
 
 
+def test_a_table_of_contents_is_not_text(tmp_path: Path) -> None:
+    toc = "".join(f"<li><a href='s{i}.html'>{i}. Section {i}</a></li>" for i in range(1, 6))
+    path = tmp_path / "manual.html"
+    path.write_text(
+        f"<html><body><h1>Boiler manual</h1><div class='contents'><ul>{toc}</ul></div>"
+        "<p>Rinse the filter under warm water.</p>"
+        "<ul><li><a href='a.html'>Filters</a>: what to clean, how often and with what</li>"
+        "<li><a href='b.html'>Pumps</a>: the pressure to expect in winter and in summer</li>"
+        "<li><a href='c.html'>Valves</a>: which one to close before a repair</li></ul>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    doc = parse_file(path)
+    assert "Section 3" not in doc.text
+    assert "warm water" in doc.text
+    # Links among words of their own are content.
+    assert "the pressure to expect" in doc.text
+    # A page that is nothing but a table of contents is still read.
+    path.write_text(f"<html><body><ul>{toc}</ul></body></html>", encoding="utf-8")
+    assert "Section 3" in parse_file(path).text
+
+
 def test_a_page_of_links_only_is_still_read(tmp_path: Path) -> None:
     path = tmp_path / "index.html"
     path.write_text(
