@@ -58,7 +58,10 @@ class IndexingState:
         if self.stage == "embedding" and self.chunks_total:
             share = 100 * self.chunks_embedded // self.chunks_total
             text += f"; searchable by keywords, meaning-based search {share}% ready"
-        elif self.stage in ("loading", "reading"):
+        elif self.stage == "loading":
+            text += "; searchable by keywords" if self.chunks_total else ""
+            text += "; loading the embedding model"
+        elif self.stage == "reading":
             text += "; reading files"
         return text
 

@@ -196,6 +196,7 @@ def plain_tokenizer(tokenizer: Any, *, max_length: int | None = None) -> Any:
 
 
 _chunking_tokenizers: dict[str, Any] = {}
+_chunking_lock = threading.Lock()  # not the model's: that one is held while a model loads
 
 
 def chunking_tokenizer(name: str = DEFAULT_EMBEDDING_MODEL) -> Any | None:
@@ -205,7 +206,7 @@ def chunking_tokenizer(name: str = DEFAULT_EMBEDDING_MODEL) -> Any | None:
     by their words, while the model loads. None when the model folder has no such file (the
     model's own tokenizer is then used, once loaded). For all-MiniLM-L6-v2 it is the very
     tokenizer `Embedder.tokenizer` holds (a test compares them)."""
-    with _cache_lock:
+    with _chunking_lock:
         if name not in _chunking_tokenizers:
             path = resolve_model_path(name) / "tokenizer.json"
             if not path.is_file():

@@ -208,3 +208,21 @@ def test_a_version_1_catalogue_is_migrated_in_place(tmp_path: Path) -> None:
     assert [(d.path, d.status, d.chunks) for d in cat.documents()] == [
         (Path("/b.txt"), "indexed", 1)
     ]
+
+
+def test_the_indexing_state_says_what_can_be_searched() -> None:
+    from engine.index.collection import IndexingState
+
+    def state(stage: str, embedded: int = 0, total: int = 0) -> str:
+        return IndexingState(
+            pid=1, started=0.0, stage=stage, files_done=2, files_total=3,
+            chunks_embedded=embedded, chunks_total=total,
+        ).describe()  # fmt: skip
+
+    assert state("reading").endswith("2 of 3 files done; reading files")
+    assert state("loading", total=40).endswith(
+        "; searchable by keywords; loading the embedding model"
+    )
+    assert state("embedding", 10, 40).endswith(
+        "searchable by keywords, meaning-based search 25% ready"
+    )

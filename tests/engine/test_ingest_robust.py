@@ -292,14 +292,17 @@ def test_a_new_collection_is_searchable_by_words_while_the_model_loads(
     folder.mkdir()
     for i in range(3):
         (folder / f"room-{i}.txt").write_text(f"Room {i} uses radiator valve code Z{i}Q.\n")
+    from engine.index import embed
+
     loaded = threading.Event()
-    real = Collection.embedder
 
-    def slow_model(self: Collection):
-        loaded.wait(60)  # a model that takes its time (torch's import, in a fresh process)
-        return real(self)
+    class SlowModel(embed.Embedder):
+        def __init__(self, name: str) -> None:
+            loaded.wait(60)  # a model that takes its time (torch's import, in a fresh process)
+            super().__init__(name)
 
-    monkeypatch.setattr(Collection, "embedder", slow_model)
+    monkeypatch.setattr(embed, "_cache", {})  # a fresh process: no model loaded yet
+    monkeypatch.setattr(embed, "Embedder", SlowModel)
     h = Hearth()
     coll = h._collection("c", create=True)
     events = ingest_paths(coll, [folder])
