@@ -61,6 +61,10 @@ class Embedder:
         device = _device()
         model: Any = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         self.precision = "float32" if device == "cpu" else device
+        # Passages per forward pass. On a CPU, 16 were as fast as 32 and keep a waiting
+        # question's delay short; on a GPU, small batches leave it idle (all-MiniLM-L6-v2 on an
+        # H200: 3,555 passages/s in batches of 16, 5,210 in batches of 64).
+        self.batch_size = 16 if device == "cpu" else 64
         if device == "cpu" and cpu_has_bf16():
             import torch
 
@@ -115,19 +119,22 @@ class Embedder:
                 self._searches -= 1
                 self._searches_done.notify_all()
 
-    def embed(self, texts: Sequence[str], *, batch_size: int = 16) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """L2-normalized float32 rows, in the order of `texts`."""
         return self.embed_tokens(self.tokenize(texts), batch_size=batch_size)
 
-    def embed_tokens(self, tokens: Sequence[Sequence[int]], *, batch_size: int = 16) -> np.ndarray:
+    def embed_tokens(
+        self, tokens: Sequence[Sequence[int]], *, batch_size: int | None = None
+    ) -> np.ndarray:
         """L2-normalized float32 rows for texts tokenized by `tokenize`, in their order.
 
         Texts are batched by their token counts, so a batch pads its short texts only a
         little: `encode` groups by characters, and on real passages its batches carried
-        enough padding to cost a third of the time. Batches of 16 passages were as fast as
-        32 here and keep a waiting question's delay short (a fraction of a second): the
-        model is held one batch at a time, and no batch starts while a search runs.
+        enough padding to cost a third of the time. The model is held one batch at a time
+        (`batch_size`, the machine's by default), and no batch starts while a search runs, so a
+        waiting question is delayed by a fraction of a second at most.
         """
+        batch_size = batch_size or self.batch_size
         out = np.zeros((len(tokens), self.dim), dtype=np.float32)
         order = np.argsort([len(t) for t in tokens], kind="stable")
         for start in range(0, len(order), batch_size):

@@ -78,9 +78,9 @@ is still found whole in one of them."""
 BATCH_CHUNKS = 256
 """Pending chunks taken at a time and sorted by length (less padding, faster batches)."""
 
-ENCODE_CHUNKS = 32
-"""Chunks per call into the embedder, stored in one transaction: about two seconds of work
-here, so progress, cancellation and commits come that often."""
+ENCODE_BATCHES = 2
+"""Most embedder batches per call, whose vectors are stored in one transaction: 32 chunks on
+a CPU, 128 on a GPU (see `Embedder.batch_size`)."""
 
 ENCODE_TARGET_S = 2.0
 """Seconds one embedder call should take; the call size adapts to the measured speed."""
@@ -620,8 +620,9 @@ class EmbeddingQueue:
     """The embedding stage: owns the pending chunks and their flush into the catalogue.
 
     Chunks are taken in the order they were written, `batch_chunks` at a time, sorted by
-    length and embedded `encode_chunks` per call; each call's vectors are stored in one
-    transaction, which also marks the documents it completes `indexed`.
+    length and embedded at most `encode_chunks` per call (about `ENCODE_TARGET_S` of work);
+    each call's vectors are stored in one transaction, which also marks the documents it
+    completes `indexed`.
     """
 
     def __init__(
@@ -631,7 +632,7 @@ class EmbeddingQueue:
         counters: IngestCounters,
         *,
         batch_chunks: int = BATCH_CHUNKS,
-        encode_chunks: int = ENCODE_CHUNKS,
+        encode_chunks: int | None = None,
     ) -> None:
         self.collection = collection
         self.catalog = collection.catalog
@@ -639,6 +640,8 @@ class EmbeddingQueue:
         self.embedder = embedder
         self.counters = counters
         self.batch_chunks = max(1, batch_chunks)
+        if encode_chunks is None:
+            encode_chunks = ENCODE_BATCHES * embedder.batch_size
         self.encode_chunks = max(1, min(encode_chunks, batch_chunks))
         self._saved = time.monotonic()
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -40,3 +44,38 @@ def test_documents_are_chunked_with_the_models_own_tokenizer_before_it_loads() -
     assert quick.to_str() == model.to_str()
     for text in TEXTS:
         assert quick.encode(text).ids == model.encode(text).ids
+
+
+def test_an_ingest_embeds_in_the_embedders_batches(
+    hearth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A GPU embeds 64 passages a batch, a CPU 16: the ingest's calls (two batches at most,
+    # each stored in one transaction) and the model's batches follow the embedder's size.
+    from support.documents import make_long_pdf
+
+    from engine import Hearth
+    from engine.index.embed import get_embedder
+
+    embedder = get_embedder()
+    monkeypatch.setattr(embedder, "batch_size", 4)
+    calls: list[int] = []
+    batches: list[int] = []
+    embed_tokens, forward = embedder.embed_tokens, embedder._forward
+
+    def recorded_call(tokens: Sequence[Sequence[int]], **kw: Any) -> np.ndarray:
+        calls.append(len(tokens))
+        return embed_tokens(tokens, **kw)
+
+    def recorded_batch(batch: Sequence[Sequence[int]]) -> np.ndarray:
+        batches.append(len(batch))
+        return forward(batch)
+
+    monkeypatch.setattr(embedder, "embed_tokens", recorded_call)
+    monkeypatch.setattr(embedder, "_forward", recorded_batch)
+    make_long_pdf(tmp_path / "manual.pdf", pages=12)
+    h = Hearth()
+    list(h.ingest([tmp_path / "manual.pdf"], collection="c"))
+    chunks = h.collection_info("c").chunks
+    h.close()
+    assert sum(calls) == sum(batches) == chunks > 16
+    assert max(calls) == 8 and max(batches) == 4
