@@ -64,10 +64,21 @@ class ChatEmptyState(QWidget):
         self._buttons: list[QPushButton] = []
 
     def set_collection(
-        self, name: str | None, documents: int, *, sample: bool, indexing: bool = False
+        self,
+        name: str | None,
+        documents: int,
+        *,
+        sample: bool,
+        indexing: bool = False,
+        passages: int = 0,
     ) -> None:
         self.title.setText(f"Ask about “{name}”" if name else "Ask about your documents")
-        if indexing and not documents:
+        if indexing and not documents and passages:
+            self.subtitle.setText(
+                "Your documents are being indexed. You can ask already: what has been read is "
+                "found by its words, and by its meaning once embedded."
+            )
+        elif indexing and not documents:
             self.subtitle.setText(
                 "Your documents are being indexed. You can ask as soon as the first ones are in."
             )

@@ -18,7 +18,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.models import CollectionsModel, DocumentsModel, IngestModel
 from app.worker import WORK, Runner, Task, TaskError
 from engine.errors import HearthError
-from engine.events import CancelToken, FileIndexed, IngestFinished, IngestStarted
+from engine.events import (
+    CancelToken,
+    FileIndexed,
+    IngestFinished,
+    IngestProgress,
+    IngestStarted,
+)
 from engine.facade import SAMPLE_COLLECTION, Hearth
 
 if TYPE_CHECKING:
@@ -247,7 +253,8 @@ class Library(QObject):
                 self.refresh()
                 if select or self.current is None:
                     self.set_current(name)
-            elif isinstance(event, FileIndexed):
+            elif isinstance(event, FileIndexed | IngestProgress):
+                # Passages are searchable by their words as soon as they are written.
                 self._refresh_soon()
             elif isinstance(event, IngestFinished):
                 summary_box.append(event.summary)

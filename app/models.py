@@ -36,6 +36,7 @@ from engine.events import (
     IngestSummary,
     OcrProgress,
 )
+from engine.index.collection import readiness
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
@@ -356,6 +357,8 @@ class IngestRun:
     stage: str = ""
     activity: str = ""
     """What the engine says it is doing now ("Reading big.md: 12 of 50 MB")."""
+    chunks_total: int = 0
+    """Passages written so far, all searchable by their words."""
 
 
 class IngestModel(QAbstractTableModel):
@@ -420,6 +423,7 @@ class IngestModel(QAbstractTableModel):
             run.files_done = event.files_done
             run.files_total = max(run.files_total, event.files_total)
             run.chunks_done = event.chunks_done
+            run.chunks_total = event.chunks_total
             run.chunks_per_s = event.chunks_per_s
             run.eta_s = event.eta_s
             run.elapsed_s = event.elapsed_s
@@ -523,7 +527,10 @@ class IngestModel(QAbstractTableModel):
                 return text
             return ""
         parts = []
-        if run.chunks_done:
+        ready = readiness(run.chunks_done, run.chunks_total)
+        if ready:
+            parts.append(ready[0].upper() + ready[1:])
+        elif run.chunks_done:
             parts.append(f"{plural(run.chunks_done, 'passage')} embedded")
         if run.chunks_per_s:
             parts.append(f"{run.chunks_per_s:.0f} passages/s")

@@ -401,7 +401,11 @@ class MainWindow(QMainWindow):
         self.header.title.setText(info.name)
         self.header.subtitle.setText(" · ".join(parts))
         self.chat.empty.set_collection(
-            info.name, info.documents, sample=info.name == SAMPLE_COLLECTION, indexing=bool(state)
+            info.name,
+            info.documents,
+            sample=info.name == SAMPLE_COLLECTION,
+            indexing=bool(state),
+            passages=info.chunks,
         )
         self.setWindowTitle(f"{info.name} — Hearth")
 

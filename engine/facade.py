@@ -30,7 +30,7 @@ from engine.events import (
 )
 from engine.index.catalog import ChunkRecord, DocumentRecord
 from engine.index.collection import Collection, CollectionInfo, CollectionStore
-from engine.index.embed import DEFAULT_EMBEDDING_MODEL
+from engine.index.embed import DEFAULT_EMBEDDING_MODEL, DeferredEmbedder
 from engine.offline import go_offline
 from engine.resources import samples_dir
 
@@ -347,7 +347,7 @@ class Hearth:
             history=history,
             settings=settings,
             cancel=cancel,
-            encoder=coll.embedder() if hits else None,
+            encoder=DeferredEmbedder(coll.embedding_model) if hits else None,
         ):
             if isinstance(event, AnswerFinished) and indexing is not None:
                 note = (

@@ -55,15 +55,25 @@ class IndexingState:
     def describe(self) -> str:
         """One line for a person, e.g. "indexing under way: 3 of 12 files done; ..."."""
         text = f"indexing under way: {self.files_done} of {self.files_total} files done"
-        if self.stage == "embedding" and self.chunks_total:
-            share = 100 * self.chunks_embedded // self.chunks_total
-            text += f"; searchable by keywords, meaning-based search {share}% ready"
-        elif self.stage == "loading":
-            text += "; searchable by keywords" if self.chunks_total else ""
+        ready = readiness(self.chunks_embedded, self.chunks_total)
+        if ready:
+            text += f"; {ready}"
+        if self.stage == "loading":
             text += "; loading the embedding model"
         elif self.stage == "reading":
             text += "; reading files"
         return text
+
+
+def readiness(embedded: int, written: int) -> str:
+    """How a collection being indexed can be searched, for a person ("" before any text):
+    every written passage by its words, the embedded ones by meaning too."""
+    if not written:
+        return ""
+    if not embedded:
+        return "searchable by keywords"
+    share = 100 * min(embedded, written) // written
+    return f"searchable by keywords, meaning-based search {share}% ready"
 
 
 @dataclass(frozen=True)

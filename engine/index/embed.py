@@ -251,3 +251,18 @@ def get_embedder(name: str = DEFAULT_EMBEDDING_MODEL) -> Embedder:
         if embedder is None:
             embedder = _cache[name] = Embedder(name)
         return embedder
+
+
+class DeferredEmbedder:
+    """The shared embedder of a model name, fetched only when something is embedded.
+
+    An answer is checked against its passages once it is written; until then it needs no
+    model. In a fresh process an ingest may still be loading it (8-10 s), and an answer from
+    the passages alone, or a chat model's answer, need not wait for that to begin.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def embed(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        return get_embedder(self.name).embed(texts, batch_size=batch_size)

@@ -9,17 +9,20 @@ from app.progress_view import IngestPanel
 from engine.events import FileStarted, IngestProgress, IngestStarted
 
 
-def _progress(stage: str, activity: str, *, done: int = 0) -> IngestProgress:
+def _progress(
+    stage: str, activity: str, *, done: int = 0, embedded: int = 0, written: int = 0
+) -> IngestProgress:
     return IngestProgress(
         files_done=done,
         files_total=2,
-        chunks_done=0,
+        chunks_done=embedded,
         elapsed_s=1.0,
         chunks_per_s=0.0,
         eta_s=None,
         current=Path("/docs/big.md") if stage != "waiting" else None,
         stage=stage,
         activity=activity,
+        chunks_total=written,
     )
 
 
@@ -38,6 +41,12 @@ def test_panel_shows_waiting_and_progress_inside_a_file(qtbot) -> None:
     model.handle(_progress("reading", "Reading big.md: 12 of 50 MB"))
     assert panel.activity.text() == "Reading big.md: 12 of 50 MB"
     assert model.files("reading") == [Path("/docs/big.md")]  # not "embedding" while read
-    model.handle(_progress("embedding", "Embedding: 40 of 900 passages"))
+    assert not panel.detail.text().startswith("Searchable")  # nothing written yet
+    model.handle(_progress("reading", "Reading big.md: 40 of 50 MB", written=700))
+    assert panel.detail.text().startswith("Searchable by keywords · ")
+    model.handle(_progress("embedding", "Embedding: 90 of 900 passages", embedded=90, written=900))
     assert model.files("embedding") == [Path("/docs/big.md")]
+    assert panel.detail.text().startswith(
+        "Searchable by keywords, meaning-based search 10% ready · "
+    )
     assert panel.bar.maximum() == 1000

@@ -220,6 +220,7 @@ def test_the_indexing_state_says_what_can_be_searched() -> None:
         ).describe()  # fmt: skip
 
     assert state("reading").endswith("2 of 3 files done; reading files")
+    assert state("reading", total=40).endswith("files done; searchable by keywords; reading files")
     assert state("loading", total=40).endswith(
         "; searchable by keywords; loading the embedding model"
     )

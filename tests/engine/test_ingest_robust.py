@@ -19,6 +19,7 @@ from engine import Hearth
 from engine.cli import main as cli_main
 from engine.errors import CorruptDocument, DocumentError
 from engine.events import (
+    AnswerFinished,
     FileDuplicate,
     FileFailed,
     FileIndexed,
@@ -311,6 +312,11 @@ def test_a_new_collection_is_searchable_by_words_while_the_model_loads(
             break  # every file is read; the run waits for the model
     hits = h.search("Z1Q", collection="c", k=3)
     assert [hit.file.name for hit in hits] == ["room-1.txt"] and hits[0].similarity is None
+    # Nor does an answer wait for it: it is needed only to check a written answer's sentences.
+    finished = [e for e in h.ask("Which room has valve Z1Q?", collection="c")][-1]
+    assert isinstance(finished, AnswerFinished)
+    assert finished.answer.sources[0].file.name == "room-1.txt"
+    assert not embed._cache  # the model is still loading
     loaded.set()
     summary, _ = run(events)
     assert summary.indexed == 3
