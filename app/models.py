@@ -359,6 +359,8 @@ class IngestRun:
     """What the engine says it is doing now ("Reading big.md: 12 of 50 MB")."""
     chunks_total: int = 0
     """Passages written so far, all searchable by their words."""
+    reading: int = 0
+    """The number of the file being read (1-based): a run reads every file, then embeds."""
 
 
 class IngestModel(QAbstractTableModel):
@@ -409,6 +411,7 @@ class IngestModel(QAbstractTableModel):
             run.files_total = event.files_total
         elif isinstance(event, FileStarted):
             run.current = event.path
+            run.reading = event.index + 1
             self._set(event.path, "reading", "")
         elif isinstance(event, FileIndexed):
             pages = f", {plural(event.pages, 'page')}" if event.pages else ""
@@ -497,6 +500,8 @@ class IngestModel(QAbstractTableModel):
                 return "Stopping after the current step…"
             if not total:
                 return f"Looking for documents to add to “{run.collection}”…"
+            if self._reading():
+                return f"Reading {run.reading} of {total} files into “{run.collection}”"
             return f"{run.label or 'Indexing'} {min(run.files_done + 1, total)} of {total} files into “{run.collection}”"
         s = run.summary
         if s is None:
@@ -543,10 +548,20 @@ class IngestModel(QAbstractTableModel):
             parts.append(f"{run.queued} more queued")
         return " · ".join(parts)
 
+    def _reading(self) -> bool:
+        """Whether the run is still reading its files (the first of its two passes)."""
+        run = self.run
+        return bool(run.reading) and run.stage in ("reading", "loading")
+
     def fraction(self) -> float | None:
+        """How far the current pass is: files read, then passages embedded."""
         run = self.run
         if not run.files_total:
             return None
+        if self._reading():
+            return min(1.0, (run.reading - 1) / run.files_total)
+        if run.stage == "embedding" and run.chunks_total:
+            return min(1.0, run.chunks_done / run.chunks_total)
         return min(1.0, run.files_done / run.files_total)
 
     def rowCount(self, parent: Index = _ROOT) -> int:

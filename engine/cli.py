@@ -88,6 +88,8 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
     bar: Any = None
     summary = None
     waiting_said = False
+    embedding = False  # every file is read first (the bar counts files read), then embedded
+    into = ""
 
     def say(msg: str) -> None:
         (bar.write if bar is not None else print)(msg)
@@ -95,20 +97,27 @@ def cmd_ingest(h: Hearth, args: argparse.Namespace) -> int:
     with _cancel_on_interrupt(token):
         for event in h.ingest(args.paths, collection=args.collection, sync=args.sync, cancel=token):
             if isinstance(event, IngestStarted):
+                into = event.collection
                 bar = tqdm(
                     total=event.files_total,
                     unit="file",
-                    desc=f"Indexing into '{event.collection}'",
+                    desc=f"Reading into '{into}'",
                     disable=args.quiet or not sys.stderr.isatty(),
                     dynamic_ncols=True,
                 )
             elif isinstance(event, FileStarted) and bar is not None:
+                bar.n = event.index
                 bar.set_postfix_str(f"reading {event.path.name}", refresh=True)
             elif isinstance(event, IngestProgress) and bar is not None:
                 if event.stage == "waiting" and not waiting_said and not args.quiet:
                     say(event.activity)  # also without a terminal: say why nothing moves
                     waiting_said = True
-                bar.n = event.files_done
+                if event.stage == "embedding" and not embedding:
+                    embedding = True
+                    bar.reset(total=event.files_total)  # the second pass, with its own rate
+                    bar.set_description(f"Embedding into '{into}'")
+                if embedding:
+                    bar.n = event.files_done
                 parts = [event.activity] if event.activity else []
                 if event.stage == "embedding":
                     parts.append(f"{event.chunks_per_s:.1f}/s, ETA {_human_time(event.eta_s)}")

@@ -44,8 +44,15 @@ def test_panel_shows_waiting_and_progress_inside_a_file(qtbot) -> None:
     assert not panel.detail.text().startswith("Searchable")  # nothing written yet
     model.handle(_progress("reading", "Reading big.md: 40 of 50 MB", written=700))
     assert panel.detail.text().startswith("Searchable by keywords · ")
+    # Every file is read, then embedded: the title and the bar follow the pass under way.
+    model.handle(FileStarted(Path("/docs/small.md"), 1, 2))
+    model.handle(_progress("reading", "Read small.md", written=900))
+    assert panel.title.text() == "Reading 2 of 2 files into “Home”"
+    assert panel.bar.value() == 500
     model.handle(_progress("embedding", "Embedding: 90 of 900 passages", embedded=90, written=900))
     assert model.files("embedding") == [Path("/docs/big.md")]
+    assert panel.title.text() == "Indexing 1 of 2 files into “Home”"
+    assert panel.bar.value() == 100  # passages embedded, not files finished
     assert panel.detail.text().startswith(
         "Searchable by keywords, meaning-based search 10% ready · "
     )
