@@ -238,6 +238,14 @@ class Collection:
         """Whether this process has the vector index open."""
         return self._vectors is not None
 
+    def known_vectors(self) -> VectorIndex | None:
+        """The vector index if it can be had without the embedding model (open already, or its
+        dimension recorded); None for a collection that has never stored a vector, whose model
+        may still be loading."""
+        if self.vectors_loaded or self.catalog.get_meta("embedding_dim"):
+            return self.vectors()
+        return None
+
     def save_vectors(self) -> None:
         """Write the vector index to disk if it changed since it was last written."""
         with self._vectors_lock:

@@ -315,7 +315,22 @@ def _waiting(
     activity: Callable[[float], str],
 ) -> Generator[IngestProgress, None, T]:
     """Run `call` in the helper thread, yielding progress every second until it is done."""
-    future: Future[T] = pool.submit(call)
+    return (
+        yield from _until_done(
+            counters, pool.submit(call), stage=stage, current=current, activity=activity
+        )
+    )
+
+
+def _until_done(
+    counters: IngestCounters,
+    future: Future[T],
+    *,
+    stage: str,
+    current: Path | None,
+    activity: Callable[[float], str],
+) -> Generator[IngestProgress, None, T]:
+    """The result of `future`, yielding progress every second until it is there."""
     started = time.monotonic()
     while True:
         try:
@@ -345,15 +360,15 @@ def _loaded(
     counters: IngestCounters, loading: Future[Embedder]
 ) -> Generator[IngestProgress, None, Embedder]:
     """The embedding model once `loading` has it, yielding progress every second meanwhile."""
-    started = time.monotonic()
-    while True:
-        try:
-            return loading.result(timeout=TICK_S)
-        except StillRunning:
-            waited = time.monotonic() - started
-            yield counters.progress(
-                "loading", activity=f"Loading the embedding model… ({waited:.0f} s)"
-            )
+    return (
+        yield from _until_done(
+            counters,
+            loading,
+            stage="loading",
+            current=None,
+            activity=lambda s: f"Loading the embedding model… ({s:.0f} s)",
+        )
+    )
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -388,9 +403,11 @@ class _Reader:
 
     def drop_vectors(self, removed: Sequence[int]) -> None:
         """Drop the vectors of chunks a re-read file replaced. The vector index is opened only
-        then: a new collection learns its dimension from the model, which may still be loading."""
-        if removed:
-            self.collection.vectors().update(removed, ())
+        then, and never through the model, which may still be loading (a collection without a
+        recorded dimension has no vectors to drop)."""
+        vectors = self.collection.known_vectors() if removed else None
+        if vectors is not None:
+            vectors.update(removed, ())
 
     def record_failure(self, event: FileFailed, row: DocumentRow | None = None) -> FileFailed:
         """Count a failure and record it for `hearth status`."""
@@ -811,9 +828,10 @@ def _run(
         # Documents not embedded (a cancel, an error) are dropped: read again next time.
         removed = catalog.drop_pending()
         # Never load the model here: a new collection (no dimension yet) has no vectors.
-        if reader is not None and (
-            collection.vectors_loaded or (removed and catalog.get_meta("embedding_dim"))
-        ):
-            collection.vectors().update(removed, ())
+        vectors = None
+        if reader is not None and (removed or collection.vectors_loaded):
+            vectors = collection.known_vectors()
+        if vectors is not None:
+            vectors.update(removed, ())
             collection.save_vectors()
     return cancelled

@@ -187,8 +187,7 @@ def search(collection: Collection, query: str, *, k: int = 10) -> list[Hit]:
     # While a first ingest is embedding, passages are already in the keyword index: they are
     # found by their words, and by meaning too as soon as their vectors arrive. A collection
     # that has never had a vector (its model may still be loading) is searched by words alone.
-    has_vectors = collection.vectors_loaded or collection.catalog.get_meta("embedding_dim")
-    vectors = collection.vectors() if has_vectors else None
+    vectors = collection.known_vectors()
     if vectors is not None and vectors.size == 0:
         vectors = None
     total = vectors.size if vectors is not None else collection.catalog.counts().chunks
