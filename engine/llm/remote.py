@@ -57,6 +57,21 @@ def api_root(url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
+def _http_errors(name: str = "HTTPError") -> tuple[type[Exception], ...]:
+    """The error class `name` of httpx (Hearth's own requests) and of the HTTP library under
+    the openai client (httpx2 since openai 3), whose errors a stream the server drops lets
+    through."""
+    import importlib
+
+    errors = []
+    for library in ("httpx", "httpx2"):
+        try:
+            errors.append(getattr(importlib.import_module(library), name))
+        except ImportError:
+            pass
+    return tuple(errors)
+
+
 class RemoteModel:
     """A `ChatModel` answered by the OpenAI-compatible server of a registry entry."""
 
@@ -76,15 +91,21 @@ class RemoteModel:
                 f"The remote model '{info.name}' needs its API key in the environment variable "
                 f"{info.api_key_env}, which is not set. Set it and start Hearth again."
             )
-        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         # The client must not send a real key from OPENAI_API_KEY to a server the user did not
-        # give one for: an explicit placeholder is sent instead.
+        # give one for: an explicit placeholder is sent instead. Each client takes the timeout
+        # of its own HTTP library (openai 3 is built on httpx2, not httpx).
         self._client = openai.OpenAI(
-            base_url=self.url, api_key=key or "no-key", timeout=timeout, max_retries=0
+            base_url=self.url,
+            api_key=key or "no-key",
+            timeout=openai.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            max_retries=0,
         )
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(
-            base_url=api_root(self.url), headers=headers, timeout=timeout, trust_env=False
+            base_url=api_root(self.url),
+            headers=headers,
+            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            trust_env=False,
         )
         self._model_id: str | None = info.remote_model
         self._tokenize: tuple[str, str] | bool | None = False  # False: not probed yet
@@ -97,10 +118,9 @@ class RemoteModel:
     def _fail(self, e: Exception) -> ModelError:
         """A message a person can act on, for anything that went wrong talking to the server."""
         openai = _openai()
-        import httpx
 
         where = f"the chat server of '{self.info.name}' at {self.url}"
-        if isinstance(e, (openai.APIConnectionError, httpx.TransportError)):
+        if isinstance(e, (openai.APIConnectionError, *_http_errors("TransportError"))):
             return ModelError(
                 f"Hearth cannot reach {where}: {e}. Check that the server is running and that "
                 "the address is right (`hearth models info NAME`). Your documents and "
@@ -234,7 +254,6 @@ class RemoteModel:
         """Yield the server's reply piece by piece; closing the generator (or `cancel`) closes
         the HTTP stream, which makes the server stop generating."""
         openai = _openai()
-        import httpx
 
         started = time.perf_counter()
         stats = GenerationStats(prompt_tokens=self.count_chat_tokens(messages))
@@ -280,7 +299,7 @@ class RemoteModel:
                         if not piece:
                             continue
                     yield piece
-            except (openai.APIError, httpx.HTTPError) as e:
+            except (openai.APIError, *_http_errors()) as e:
                 raise self._fail(e) from e
             if not finished and not cancelled:
                 # llama_cpp.server, for one, reports a failure after the response began by

@@ -17,7 +17,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,47 @@ def gpu_offload_available() -> bool:
     except ImportError:
         return False
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def amx_build() -> bool:
+    """True when this llama.cpp build multiplies quantized weights with AMX tiles (built for an
+    Intel Xeon of the Sapphire Rapids generation or later)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+_LOADING = threading.Lock()
+
+
+@contextmanager
+def plain_cpu_buffers() -> Iterator[None]:
+    """Models loaded inside keep their weights in llama.cpp's ordinary CPU buffers where the
+    build has AMX. Its AMX matrix products crash the process at the first token on some of
+    these machines (llama.cpp #20824: a segmentation fault in `ggml_backend_amx_mul_mat`,
+    seen here with SmolLM2's Q4_1 and Gemma 3's Q4_K_M), while the same build answers
+    correctly with the AVX-512 code it also has. Elsewhere nothing changes: weights may still
+    be repacked for the CPU's own instructions. `llama_cpp.Llama` takes no parameter for
+    this, so its default model parameters are adjusted for the duration."""
+    llama_cpp = _llama_cpp()
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+    if not amx_build() or not hasattr(defaults(), "use_extra_bufts"):
+        yield
+        return
+
+    def without_extra_buffers() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOADING:
+        llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            llama_cpp.llama_cpp.llama_model_default_params = defaults
 
 
 def available_memory() -> int:
@@ -280,7 +322,7 @@ class LlamaModel:
         # A new sampling seed per reply (from a sequence fixed by `seed`): asking again, or
         # regenerating an answer, can give another wording; temperature 0 stays greedy.
         self._seeds = random.Random(seed)
-        with _LogCapture() as log:
+        with _LogCapture() as log, plain_cpu_buffers():
             try:
                 self._llm = llama_cpp.Llama(
                     str(path),

@@ -20,9 +20,12 @@ TEXTS = [
 
 
 def test_embed_matches_encode_including_truncation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.index import embed
     from engine.index.embed import Embedder
 
-    monkeypatch.setenv("HEARTH_EMBED_INT8", "0")  # float32: the same products either way
+    # float32 (not int8, nor bfloat16 on a CPU that has it): the same products either way
+    monkeypatch.setenv("HEARTH_EMBED_INT8", "0")
+    monkeypatch.setattr(embed, "cpu_has_bf16", lambda: False)
     embedder = Embedder()
     tokens = embedder.tokenize(TEXTS)
     assert len(tokens[-1]) == embedder.max_tokens  # the long text is cut where encode cuts it

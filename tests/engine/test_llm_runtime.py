@@ -14,6 +14,7 @@ from support.tiny_gguf import write_tiny_gguf
 from engine.config import Paths
 from engine.errors import ModelError, ModelTooLarge
 from engine.events import CancelToken
+from engine.llm import runtime
 from engine.llm.registry import ModelInfo, ModelRegistry
 from engine.llm.runtime import (
     BUILTIN_TEMPLATES,
@@ -333,3 +334,21 @@ def test_sampling_defaults_and_the_ggufs_recommendations() -> None:
     tuned = Sampling.for_model({"top_k": 64, "top_p": 0.9, "temperature": 1.0})
     assert (tuned.top_k, tuned.top_p, tuned.repeat_penalty) == (64, 0.9, plain.repeat_penalty)
     assert isinstance(tuned.top_k, int)
+
+
+def test_models_load_without_amx_buffers_where_the_build_has_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """llama.cpp's AMX matrix products crash at the first token on some Xeons: a build with
+    them loads models in ordinary CPU buffers, and only while a model loads."""
+    import llama_cpp
+
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+    assert defaults().use_extra_bufts  # llama.cpp's own default
+    monkeypatch.setattr(runtime, "amx_build", lambda: True)
+    with runtime.plain_cpu_buffers():
+        assert not llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
+    assert llama_cpp.llama_cpp.llama_model_default_params is defaults
+    monkeypatch.setattr(runtime, "amx_build", lambda: False)
+    with runtime.plain_cpu_buffers():
+        assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts

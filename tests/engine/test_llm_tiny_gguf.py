@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from support.tiny_gguf import write_tiny_gguf
 
+from engine.llm.runtime import plain_cpu_buffers
+
 TEXT = "<|im_start|>user\nWhat does the manual say about the pump pressure?<|im_end|>\n"
 
 
@@ -21,7 +23,10 @@ def test_transformers_and_llama_cpp_agree(tmp_path: Path, arch: str) -> None:
 
     path = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch=arch)
     # An F32 KV cache, so that only the arithmetic order differs between the two.
-    llm = llama_cpp.Llama(str(path), n_ctx=256, logits_all=True, type_k=0, type_v=0, verbose=False)
+    with plain_cpu_buffers():  # as Hearth loads its models
+        llm = llama_cpp.Llama(
+            str(path), n_ctx=256, logits_all=True, type_k=0, type_v=0, verbose=False
+        )
     tokens = llm.tokenize(TEXT.encode(), add_bos=True, special=True)
     llm.eval(tokens)
     ours = np.array(llm.scores[: len(tokens)])

@@ -38,8 +38,11 @@ def test_the_embedder_keeps_the_order_of_its_texts_and_no_batch_starts_during_a_
     embedder = get_embedder()
     texts = ["a long passage about boilers and their pressure " * 4, "short", "medium text here"]
     together = embedder.embed(texts)
-    for text, row in zip(texts, together, strict=True):
-        assert np.allclose(embedder.embed([text])[0], row, atol=1e-5)
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    # Each text's own vector, whatever its batch: the same to rounding (bfloat16 rounds by
+    # about 1e-3 differently with other padding), while different texts are far apart.
+    assert (together * alone).sum(axis=1).min() > 0.9999
+    assert (together @ alone.T)[~np.eye(len(texts), dtype=bool)].max() < 0.9
 
     done = threading.Event()
 

@@ -48,12 +48,13 @@ def smollm2_gguf() -> Path:
 
 
 def start_llama_server(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`python -m llama_cpp.server` on loopback; returns once /v1/models answers."""
+    """`python -m llama_cpp.server` on loopback (through `support.llama_server`, which loads the
+    model as Hearth does); returns once /v1/models answers."""
     pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
     cmd = [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "support.llama_server",
         "--model",
         str(smollm2_gguf()),
         "--model_alias",
@@ -70,7 +71,10 @@ def start_llama_server(port: int, log: Path) -> subprocess.Popen[bytes]:
         SERVER_KEY,
     ]
     out = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    tests = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.llm.runtime import plain_cpu_buffers
+
 REPO = Path(__file__).resolve().parents[2]
 
 NOUNS = (
@@ -127,17 +129,18 @@ def llama_cpp_logits(model: Path, tokens: list[int], adapter: Path | None) -> np
     """Logits of every position from llama.cpp, F32 KV cache, with `adapter` applied."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(
-        str(model),
-        n_ctx=128,
-        n_threads=2,
-        logits_all=True,
-        verbose=False,
-        type_k=0,  # GGML_TYPE_F32 keys and values: an F16 cache alone moves logits ~1e-3
-        type_v=0,
-        flash_attn=False,
-        lora_path=str(adapter) if adapter else None,
-    )
+    with plain_cpu_buffers():  # as Hearth loads its models
+        llm = llama_cpp.Llama(
+            str(model),
+            n_ctx=128,
+            n_threads=2,
+            logits_all=True,
+            verbose=False,
+            type_k=0,  # GGML_TYPE_F32 keys and values: an F16 cache alone moves logits ~1e-3
+            type_v=0,
+            flash_attn=False,
+            lora_path=str(adapter) if adapter else None,
+        )
     try:
         llm.eval(tokens)
         return np.array(llm.scores[: len(tokens)], dtype=np.float32)
