@@ -30,9 +30,11 @@ OFFLINE_ENV = {
     "TRANSFORMERS_VERBOSITY": "error",
 }
 
-# Loggers whose warnings are about optional downloads Hearth never makes (bitsandbytes offers
-# to fetch CPU kernels from a hub; the `kernels` package is deliberately not installed).
-QUIET_LOGGERS = ("bitsandbytes",)
+# Loggers whose warnings are about optional downloads Hearth never makes: on a CPU with
+# bfloat16, bitsandbytes asks the `kernels` package (a dependency of transformers) for CPU
+# kernels from the Hugging Face hub at import, which, offline, says it skipped a "publisher
+# trust check" on every start.
+QUIET_LOGGERS = ("bitsandbytes", "kernels")
 
 
 def go_offline() -> None:

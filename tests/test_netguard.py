@@ -37,3 +37,16 @@ def test_child_processes_are_guarded() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "network guard" in proc.stderr
+
+
+def test_the_fine_tuning_stack_imports_without_a_word_about_the_hub() -> None:
+    """sentence-transformers imports peft and bitsandbytes, which on a CPU with bfloat16 asks
+    for CPU kernels from the Hugging Face hub: offline, that must not reach the user's
+    terminal on every start."""
+    code = (
+        "from engine.offline import go_offline; go_offline(); import logging; "
+        "logging.basicConfig(level=logging.WARNING); import peft, bitsandbytes"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "hub" not in proc.stderr.lower(), proc.stderr
