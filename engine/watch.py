@@ -34,9 +34,6 @@ from engine.events import CancelToken, DocumentRemoved, IngestEvent
 from engine.index.links import LinkStore, is_under
 from engine.ingest.folders import (
     is_ignored,
-    is_ignored_name,
-    is_skipped_folder,
-    site_machinery,
 )
 
 if TYPE_CHECKING:
@@ -86,52 +83,44 @@ def _wanted(path: Path, folder: Path) -> bool:
 
 
 def scan(folder: Path) -> dict[Path, tuple[int, float]]:
-    """Every document file under `folder` with its (size, mtime), skipping what is ignored."""
-    from engine.ingest.parse import is_supported
+    """Every document file under `folder` with its (size, mtime): the files an ingest of the
+    folder reads (`discover`: the same files passed over, the same linked sub-folders followed
+    once), so that a re-check never takes a file read through a link for a deleted one."""
+    from engine.ingest.pipeline import discover
 
+    return _stats(discover([folder]).files)
+
+
+def _stats(paths: Sequence[Path]) -> dict[Path, tuple[int, float]]:
     found: dict[Path, tuple[int, float]] = {}
-    stack = [(folder, False)]
-    while stack:
-        current, in_site = stack.pop()
+    for path in paths:
         try:
-            entries = list(os.scandir(current))
+            st = path.stat()
         except OSError:
-            continue  # unreadable sub-folder: skipped, like the ingest's own walk
-        machinery, in_site = site_machinery(current, [e.name for e in entries], in_site=in_site)
-        for entry in entries:
-            name = entry.name
-            if name in machinery:
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not is_skipped_folder(name):
-                        stack.append((Path(entry.path), in_site))
-                    continue
-                if not entry.is_file():
-                    continue
-                path = Path(entry.path)
-                if is_ignored_name(name) or not is_supported(path):
-                    continue
-                st = entry.stat()
-            except OSError:
-                continue
-            found[path] = (st.st_size, st.st_mtime)
+            continue  # gone since it was listed
+        found[path] = (st.st_size, st.st_mtime)
     return found
 
 
 def changes(collection: Collection, folder: Path) -> tuple[list[Path], list[Path]]:
     """Files of `folder` that are new or changed, and documents whose file is gone.
 
-    Size and modification time decide; the ingest hashes what differs before it parses.
+    Size and modification time decide; the ingest hashes what differs before it parses. A
+    path the ingest reported instead of reading (a link loop, a folder it cannot open, a
+    dangling link) is not gone while it is still there to report.
     """
-    files = scan(folder)
+    from engine.ingest.pipeline import discover
+
+    found = discover([folder])
+    files = _stats(found.files)
+    reported = {problem.path for problem in found.problems}
     known = {
         d.path: (d.size, d.mtime)
         for d in collection.catalog.documents()
         if is_under(d.path, folder)
     }
     new = sorted(p for p, stat in files.items() if known.get(p) != stat)
-    gone = sorted(p for p in known if p not in files)
+    gone = sorted(p for p in known if p not in files and p not in reported)
     return new, gone
 
 

@@ -93,3 +93,28 @@ def test_cli_link_status_unlink(
     assert "2 documents removed" in capsys.readouterr().out
     assert main([*home, "unlink", str(folder), "-c", "Post"]) == 1
     assert "is not linked" in capsys.readouterr().err
+
+
+def test_a_recheck_reads_the_folder_as_the_ingest_did_links_included(
+    tmp_path: Path, hearth_home: Path
+) -> None:
+    """A linked folder holding a link to another folder: the ingest reads the files behind
+    the link, so the start-up re-check must find them too, not take them for deleted."""
+    folder = tmp_path / "docs"
+    notes(folder, 1)
+    (tmp_path / "shared").mkdir()
+    elsewhere = [
+        make_markdown(tmp_path / "shared" / f"s{i}.md", f"# Shared {i}\n\nAbout the attic, {i}.\n")
+        for i in range(2)
+    ]
+    (folder / "shared").symlink_to(tmp_path / "shared", target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    with Hearth(hearth_home) as h:
+        h.link_folder(folder, collection="Home")
+        list(h.ingest([folder], collection="Home"))
+        indexed = {d.path for d in h.documents("Home") if d.status == "indexed"}
+        assert indexed == {folder / "n0.md", *(folder / "shared" / p.name for p in elsewhere)}
+        coll = h._collections.get("Home")
+        assert changes(coll, folder) == ([], [])
+        elsewhere[0].unlink()
+        assert changes(coll, folder) == ([], [folder / "shared" / elsewhere[0].name])
