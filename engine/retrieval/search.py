@@ -3,10 +3,12 @@
 Dense retrieval finds passages that mean the same thing in other words; keyword retrieval
 finds exact names, codes and rare terms that embeddings blur. Pages, not chunks, are ranked:
 a page is what a user opens and a citation names, and evidence from two chunks of one page
-adds up. A page's score is its best cosine similarity plus a small weight times its best
-bm25 relative to the question's best. On real manuals this ranked better than reciprocal-rank
-fusion of the chunk lists, which lets a mediocre keyword match outrank a strong dense one
-(bench/retrieval.py; bench/README.md has the figures).
+adds up. A passage's score is its cosine similarity plus a small weight times its bm25
+relative to the question's best, and a page's is its best passage's. On real manuals this
+ranked better than reciprocal-rank fusion of the chunk lists, which lets a mediocre keyword
+match outrank a strong dense one, and better than adding a page's best similarity and best
+bm25 when they come from different passages (bench/retrieval.py; bench/README.md has the
+figures).
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ question once (on real manuals MRR@10 +0.01 to +0.02 on the tuning half for weig
 0.3 against none; with int8 embedding 0.2 ranked above 0.1 on the tuning half of two indexes,
 +0.006 and +0.009)."""
 
-KEYWORD_WEIGHT = 0.2
-"""Weight of the relative bm25 (0..1) against cosine similarity (typically 0.2..0.8 for
-all-MiniLM-L6-v2): enough to lift a page that has the question's rare terms among pages of
-similar meaning, not enough to let a keyword match outrank a clearly better dense match."""
+KEYWORD_WEIGHT = 0.15
+"""Weight of a passage's relative bm25 (0..1) against its cosine similarity (typically 0.2..0.8
+for all-MiniLM-L6-v2): enough to lift a passage that has the question's rare terms among
+passages of similar meaning, not enough to let a keyword match outrank a clearly better
+dense match. On the tuning half of real manuals, over a bfloat16 and an int8 index, 0.15 and
+0.175 ranked best, 0.125 and 0.2 close behind, 0.1 and 0.25 lower (bench/README.md)."""
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -134,45 +138,36 @@ def rank_pages(
 ) -> list[tuple[tuple[int, int], float, int]]:
     """Pages ranked by their evidence: (page key, score, best chunk id), best first.
 
-    A page scores its best chunk's cosine similarity, plus `SECOND_CHUNK_WEIGHT` times how
-    far its second-best chunk is above the weakest candidate, plus `KEYWORD_WEIGHT` times its
-    best bm25 relative to the question's best bm25 (so 1.0 for the page with the best
-    keyword match). Pages found by keywords alone take the lowest similarity seen as their
-    dense part. The page's passage is its chunk with the best combined score of its own.
+    A passage scores its cosine similarity plus `KEYWORD_WEIGHT` times its bm25 relative to
+    the question's best bm25 (1.0 for the best keyword match), so meaning and words count
+    most where they meet in one passage. A page scores its best passage, plus
+    `SECOND_CHUNK_WEIGHT` times how far its second-best similarity is above the weakest
+    candidate. Passages found by keywords alone take the lowest similarity seen as their
+    dense part. The page's passage is its best-scoring one.
     """
     floor = dense[-1][1] if dense else 0.0
     sims = dict(dense)
     top = -keyword[0][1] if keyword else 0.0
     # FTS5's bm25 is negative, best first; relative to the best it falls in (0, 1].
     rel = {i: (s / -top if top > 0 else 0.0) for i, s in keyword}
+    passage: dict[tuple[int, int], tuple[float, int]] = {}
     best_sim: dict[tuple[int, int], float] = {}
     second_sim: dict[tuple[int, int], float] = {}
-    best_kw: dict[tuple[int, int], float] = {}
-    passage: dict[tuple[int, int], tuple[float, int]] = {}
     for i in sims.keys() | rel.keys():
         unit = unit_of.get(i)
         if unit is None:  # a chunk removed since the ranking was made
             continue
-        sim, kw = sims.get(i, floor), rel.get(i, 0.0)
+        sim = sims.get(i, floor)
+        combined = sim + KEYWORD_WEIGHT * rel.get(i, 0.0)
+        if unit not in passage or combined > passage[unit][0]:
+            passage[unit] = (combined, i)
         if i in sims:
             high = best_sim.get(unit, floor)
             best_sim[unit] = max(high, sim)
             second_sim[unit] = max(second_sim.get(unit, floor), min(high, sim))
-        else:
-            best_sim.setdefault(unit, floor)
-        best_kw[unit] = max(best_kw.get(unit, 0.0), kw)
-        combined = sim + KEYWORD_WEIGHT * kw
-        if unit not in passage or combined > passage[unit][0]:
-            passage[unit] = (combined, i)
     ranked = [
-        (
-            unit,
-            best_sim[unit]
-            + SECOND_CHUNK_WEIGHT * (second_sim.get(unit, floor) - floor)
-            + KEYWORD_WEIGHT * best_kw[unit],
-            passage[unit][1],
-        )
-        for unit in passage
+        (unit, score + SECOND_CHUNK_WEIGHT * (second_sim.get(unit, floor) - floor), i)
+        for unit, (score, i) in passage.items()
     ]
     ranked.sort(key=lambda r: r[1], reverse=True)
     return ranked

@@ -8,13 +8,14 @@ from engine.retrieval.search import KEYWORD_WEIGHT, SECOND_CHUNK_WEIGHT, rank_pa
 UNITS = {1: (1, 1), 2: (1, 1), 3: (1, 2), 4: (2, 1), 5: (2, 2)}
 
 
-def test_evidence_from_two_chunks_of_a_page_adds_up() -> None:
-    # Page (1, 1): one chunk means the question, another has its rare words.
-    dense = [(3, 0.62), (1, 0.60), (4, 0.40)]
-    keyword = [(2, -8.0), (4, -2.0)]
+def test_meaning_and_words_count_where_they_meet_in_one_passage() -> None:
+    # Page (1, 2): one passage means the question and has its rare words. Page (1, 1): one
+    # passage means it a little better, and another, about something else, has the words.
+    dense = [(1, 0.62), (3, 0.60), (2, 0.30)]
+    keyword = [(3, -8.0), (2, -8.0)]
     ranked = rank_pages(dense, keyword, UNITS)
-    assert [unit for unit, _, _ in ranked][:2] == [(1, 1), (1, 2)]
-    assert ranked[0][1] == 0.60 + KEYWORD_WEIGHT * 1.0
+    assert ranked[0] == ((1, 2), 0.60 + KEYWORD_WEIGHT * 1.0, 3)
+    assert ranked[1] == ((1, 1), 0.62, 1)
 
 
 def test_a_keyword_match_alone_does_not_outrank_a_clearly_better_meaning() -> None:
