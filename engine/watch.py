@@ -32,9 +32,7 @@ from typing import TYPE_CHECKING
 from engine.errors import HearthError
 from engine.events import CancelToken, DocumentRemoved, IngestEvent
 from engine.index.links import LinkStore, is_under
-from engine.ingest.folders import (
-    is_ignored,
-)
+from engine.ingest.folders import is_ignored
 
 if TYPE_CHECKING:
     from engine.index.collection import Collection
@@ -92,6 +90,7 @@ def scan(folder: Path) -> dict[Path, tuple[int, float]]:
 
 
 def _stats(paths: Sequence[Path]) -> dict[Path, tuple[int, float]]:
+    """(size, mtime) of each path that is still there."""
     found: dict[Path, tuple[int, float]] = {}
     for path in paths:
         try:
