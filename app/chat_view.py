@@ -390,7 +390,9 @@ class ChatView(QScrollArea):
                 self._add(row)
         self._refresh_last()
         self._stick = True
-        QTimer.singleShot(0, self.scroll_to_bottom)
+        # With the view as the timer's context: a view closed before the timer fires is not
+        # scrolled (its C++ object is gone by then).
+        QTimer.singleShot(0, self, self.scroll_to_bottom)
 
     def _add(self, row: int) -> None:
         w = MessageWidget(row, self.column)
