@@ -84,35 +84,32 @@ def scan(folder: Path) -> dict[Path, tuple[int, float]]:
     """Every document file under `folder` with its (size, mtime): the files an ingest of the
     folder reads (`discover`: the same files passed over, the same linked sub-folders followed
     once), so that a re-check never takes a file read through a link for a deleted one."""
+    return _listing(folder)[0]
+
+
+def _listing(folder: Path) -> tuple[dict[Path, tuple[int, float]], set[Path]]:
+    """`scan`'s files, and the paths an ingest of `folder` reports instead of reading (a link
+    loop, a folder it cannot open, a dangling link)."""
     from engine.ingest.pipeline import discover
 
-    return _stats(discover([folder]).files)
-
-
-def _stats(paths: Sequence[Path]) -> dict[Path, tuple[int, float]]:
-    """(size, mtime) of each path that is still there."""
-    found: dict[Path, tuple[int, float]] = {}
-    for path in paths:
+    found = discover([folder])
+    files: dict[Path, tuple[int, float]] = {}
+    for path in found.files:
         try:
             st = path.stat()
         except OSError:
             continue  # gone since it was listed
-        found[path] = (st.st_size, st.st_mtime)
-    return found
+        files[path] = (st.st_size, st.st_mtime)
+    return files, {problem.path for problem in found.problems}
 
 
 def changes(collection: Collection, folder: Path) -> tuple[list[Path], list[Path]]:
     """Files of `folder` that are new or changed, and documents whose file is gone.
 
     Size and modification time decide; the ingest hashes what differs before it parses. A
-    path the ingest reported instead of reading (a link loop, a folder it cannot open, a
-    dangling link) is not gone while it is still there to report.
+    path the ingest reported instead of reading is not gone while it is still there to report.
     """
-    from engine.ingest.pipeline import discover
-
-    found = discover([folder])
-    files = _stats(found.files)
-    reported = {problem.path for problem in found.problems}
+    files, reported = _listing(folder)
     known = {
         d.path: (d.size, d.mtime)
         for d in collection.catalog.documents()
